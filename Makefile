@@ -1,0 +1,40 @@
+# goldenpath: every target uses its own virtual environment in .venv.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-fast lint bench bake clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# CPU build of torch first: a bare requirement would pull a multi-GB CUDA build.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m goldenpath.demo
+
+test: $(STAMP)
+	$(PY) -m ruff check src tests bench infra
+	$(PY) -m pytest
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow and not integration"
+
+lint: $(STAMP)
+	$(PY) -m ruff check src tests bench infra
+	$(PY) -m ruff format --check src tests bench infra
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+bake: $(STAMP)
+	$(VENV)/bin/goldenpath bake
+
+clean:
+	rm -rf build .venv

@@ -1,0 +1,87 @@
+"""Platform settings every service inherits; the service's own settings.py extends them.
+
+Only settings classes read the environment (and `.env`); everything else receives values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["development", "test", "staging", "production"]
+
+# Local development values: a service in production refuses to start while any is in use.
+DEVELOPMENT_SECRETS = {"admin_token": "dev-admin-token", "api_key": "dev-api-key"}
+
+
+class PlatformSettings(BaseSettings):
+    """Settings of the chassis. Secrets are `SecretStr`: they never print in reprs or logs."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", validate_default=True)
+
+    service_name: str = "service"
+    version: str = "0.1.0"
+    environment: Environment = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_prompts: bool = Field(
+        default=False, description="Log prompts and responses (redacted). Off: never logged."
+    )
+    data_dir: Path = Path(".data")
+
+    # Secrets: from the environment locally, from AWS Secrets Manager when a prefix is set.
+    admin_token: SecretStr = SecretStr(DEVELOPMENT_SECRETS["admin_token"])
+    api_key: SecretStr = SecretStr(DEVELOPMENT_SECRETS["api_key"])
+    api_key_hashes: list[str] = Field(
+        default_factory=list, description="SHA-256 hex digests of accepted API keys."
+    )
+    aws_region: str = "us-east-1"
+    aws_endpoint_url: str | None = Field(
+        default=None, description="Override the AWS endpoint (a local moto server in tests)."
+    )
+    secrets_prefix: str | None = Field(
+        default=None, description="Secrets Manager name prefix; each secret is <prefix>/<name>."
+    )
+    secrets_ttl_seconds: float = Field(default=300.0, gt=0)
+
+    # Security baseline.
+    auth_mode: Literal["api-key", "jwt"] = "api-key"
+    jwt_jwks_url: str | None = None
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    rate_limit: str = Field(default="600/minute", description="Per caller, `limits` notation.")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    outbound_timeout_seconds: float = Field(default=30.0, gt=0)
+    shutdown_grace_seconds: int = Field(default=20, ge=0)
+    cors_origins: list[str] = Field(default_factory=list, description="Empty: CORS off.")
+
+    # Observability.
+    otel_exporter_otlp_endpoint: str | None = None
+
+    # Rollback.
+    releases_path: Path = Path("releases.yaml")
+    kill_switch: bool = Field(default=False, description="Serve the safe fallback only.")
+
+    @model_validator(mode="after")
+    def _refuse_development_secrets_in_production(self) -> PlatformSettings:
+        if self.environment != "production" or self.secrets_prefix:
+            return self  # with a prefix, secrets are checked when fetched at start-up
+        for name, default in DEVELOPMENT_SECRETS.items():
+            value = getattr(self, name).get_secret_value()
+            if not value or value == default:
+                raise ValueError(
+                    f"{name.upper()} must be set to a real secret when ENVIRONMENT=production"
+                )
+        return self
+
+    @property
+    def release_state_path(self) -> Path:
+        return self.data_dir / "release-state.json"
+
+    @property
+    def audit_log_path(self) -> Path:
+        return self.data_dir / "release-audit.jsonl"

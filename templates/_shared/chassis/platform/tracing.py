@@ -1,0 +1,69 @@
+"""OpenTelemetry tracing: FastAPI and outbound HTTP spans, GenAI spans around model calls.
+
+Spans are exported by OTLP only when an endpoint is configured; otherwise they still exist
+(trace ids in logs) but leave the process nowhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from opentelemetry import trace
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from .logs import RELEASE_ID
+
+_PROVIDER: TracerProvider | None = None
+
+
+def configure_tracing(service: str, version: str, otlp_endpoint: str | None) -> TracerProvider:
+    """Set the process-wide tracer provider once; later calls return the same one."""
+    global _PROVIDER
+    if _PROVIDER is None:
+        resource = Resource.create({"service.name": service, "service.version": version})
+        _PROVIDER = TracerProvider(resource=resource)
+        if otlp_endpoint:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            exporter = OTLPSpanExporter(endpoint=otlp_endpoint.rstrip("/") + "/v1/traces")
+            _PROVIDER.add_span_processor(BatchSpanProcessor(exporter))
+        trace.set_tracer_provider(_PROVIDER)
+        HTTPXClientInstrumentor().instrument(tracer_provider=_PROVIDER)
+    return _PROVIDER
+
+
+def instrument_app(app: FastAPI, provider: TracerProvider) -> None:
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=provider, excluded_urls="healthz,readyz,metrics"
+    )
+
+
+tracer = trace.get_tracer("goldenpath.platform")
+
+
+@contextmanager
+def genai_span(operation: str, model: str, **attributes: Any) -> Iterator[trace.Span]:
+    """A span around a model, retrieval or tool call, with GenAI semantic-convention names.
+
+    `operation` is `gen_ai.operation.name` (chat, embeddings, execute_tool, retrieval).
+    Record usage on the yielded span with `record_usage`.
+    """
+    with tracer.start_as_current_span(f"{operation} {model}") as span:
+        span.set_attribute("gen_ai.operation.name", operation)
+        span.set_attribute("gen_ai.request.model", model)
+        span.set_attribute("service.release", RELEASE_ID.get())
+        for key, value in attributes.items():
+            span.set_attribute(key, value)
+        yield span
+
+
+def record_usage(span: trace.Span, input_tokens: int, output_tokens: int) -> None:
+    span.set_attribute("gen_ai.usage.input_tokens", input_tokens)
+    span.set_attribute("gen_ai.usage.output_tokens", output_tokens)

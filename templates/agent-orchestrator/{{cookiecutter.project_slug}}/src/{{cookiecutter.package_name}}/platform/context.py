@@ -1,0 +1,1 @@
+{% include "chassis/platform/context.py" %}

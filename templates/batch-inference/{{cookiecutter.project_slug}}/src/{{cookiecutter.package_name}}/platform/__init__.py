@@ -1,0 +1,1 @@
+{% include "chassis/platform/__init__.py" %}

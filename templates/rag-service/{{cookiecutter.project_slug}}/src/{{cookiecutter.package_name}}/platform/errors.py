@@ -1,0 +1,1 @@
+{% include "chassis/platform/errors.py" %}
