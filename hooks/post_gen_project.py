@@ -59,8 +59,8 @@ def _git(repo: str, *args: str) -> str | None:
 def record_answers() -> None:
     """Write .cruft.json (unless `cruft create` is writing it) so `cruft update` works later."""
     target = Path(".cruft.json")
-    if target.exists():
-        return
+    if target.exists() or "_repo_dir" not in ANSWERS:
+        return  # cruft renders without _repo_dir and writes .cruft.json itself
     repo_dir = Path(ANSWERS["_repo_dir"])
     if not repo_dir.is_absolute():  # relative to where cookiecutter ran, not to this hook
         repo_dir = Path(os.environ.get("PWD", ".")) / repo_dir

@@ -185,6 +185,7 @@ class GpuCluster(pulumi.ComponentResource):
         self.node_security_group_id = self.cluster.vpc_config.apply(
             lambda vpc: vpc.cluster_security_group_id
         )
+        self._component_name = name
         self._private_subnet_ids = list(args.subnet_ids)
         self._environment = args.environment
         self._kms_key_arn = args.kms_key_arn
@@ -192,8 +193,10 @@ class GpuCluster(pulumi.ComponentResource):
         self.system_pool = self.add_node_pool(args.system_nodes, gpu=False)
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(
-                self.cluster.name, self.cluster.endpoint, self.cluster.certificate_authority
-            ).apply(lambda parts: kubeconfig(parts[0], parts[1], parts[2].data, region))
+                self.cluster.name,
+                self.cluster.endpoint,
+                self.cluster.certificate_authority.apply(lambda authority: authority.data),
+            ).apply(lambda parts: kubeconfig(parts[0], parts[1], parts[2], region))
         )
         self.provider = k8s.Provider(
             f"{name}-k8s",
@@ -212,7 +215,7 @@ class GpuCluster(pulumi.ComponentResource):
     def add_node_pool(self, spec: NodePoolSpec, gpu: bool) -> NodePool:
         """Attach a managed node pool to this cluster; GPU pools are tainted and capped."""
         return NodePool(
-            f"{self._name_prefix()}-{spec.name}",
+            f"{self._component_name}-{spec.name}",
             NodePoolArgs(
                 environment=self._environment,
                 cluster_name=self.cluster.name,
@@ -231,6 +234,3 @@ class GpuCluster(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=self._node_dependencies),
         )
-
-    def _name_prefix(self) -> str:
-        return self._name

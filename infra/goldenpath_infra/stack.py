@@ -1,0 +1,225 @@
+"""Assemble one environment from the components; the whole stack is a function of `StackConfig`."""
+
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from goldenpath_infra.addons import CHARTS, ClusterAddons, ClusterAddonsArgs
+from goldenpath_infra.cluster import GpuCluster, GpuClusterArgs
+from goldenpath_infra.config import StackConfig
+from goldenpath_infra.cost import CostGuardrails, CostGuardrailsArgs
+from goldenpath_infra.guardrails import check_gpu_node_cap
+from goldenpath_infra.keys import EnvironmentKeys, EnvironmentKeysArgs
+from goldenpath_infra.network import Network, NetworkArgs
+from goldenpath_infra.security_group import (
+    GuardedSecurityGroup,
+    GuardedSecurityGroupArgs,
+    IngressRule,
+)
+from goldenpath_infra.tagging import register_required_tags
+from goldenpath_infra.team_namespace import SERVICE_ACCOUNT, TeamNamespace, TeamNamespaceArgs
+from goldenpath_infra.vector_collection import VectorCollection, VectorCollectionArgs
+from goldenpath_infra.vector_store import VectorStore, VectorStoreArgs
+
+# Stack outputs, read by services' deploy programs through a StackReference.
+OUTPUT_NAMES = (
+    "environment",
+    "region",
+    "kubeconfig",
+    "cluster_name",
+    "oidc_provider_arn",
+    "oidc_issuer_url",
+    "node_security_group_id",
+    "load_balancer_security_group_id",
+    "vector_store_endpoint",
+    "vector_store_reader_endpoint",
+    "vector_store_port",
+    "vector_store_database",
+    "vector_store_secret_arn",
+    "opensearch_collection_endpoint",
+    "kms_key_arn",
+    "vpc_id",
+    "public_subnet_ids",
+    "private_subnet_ids",
+    "isolated_subnet_ids",
+    "team_namespaces",
+    "chart_versions",
+)
+
+
+def build_stack(cfg: StackConfig) -> dict[str, Any]:
+    """Create every resource of one environment and return the stack outputs."""
+    check_gpu_node_cap(
+        cfg.environment, sum(pool.max_size for pool in cfg.gpu_node_pools), "gpuNodePools[*].max"
+    )
+    register_required_tags(cfg.tags)
+    account_id = aws.get_caller_identity().account_id
+    zones = aws.get_availability_zones(state="available").names[: cfg.az_count]
+    prefix = cfg.name_prefix
+    cluster_name = f"goldenpath-{cfg.environment}"
+
+    keys = EnvironmentKeys(
+        f"{prefix}-keys",
+        EnvironmentKeysArgs(
+            environment=cfg.environment,
+            region=cfg.region,
+            account_id=account_id,
+            service_secrets=[f"{t.name}/{s}" for t in cfg.teams for s in t.services],
+        ),
+    )
+    network = Network(
+        f"{prefix}-net",
+        NetworkArgs(
+            environment=cfg.environment,
+            region=cfg.region,
+            cidr=cfg.vpc_cidr,
+            availability_zones=zones,
+            nat_gateway_per_az=cfg.nat_gateway_per_az,
+            flow_log_retention_days=cfg.flow_log_retention_days,
+            kms_key_arn=keys.key.arn,
+            cluster_name=cluster_name,
+        ),
+    )
+    cluster = GpuCluster(
+        f"{prefix}-eks",
+        GpuClusterArgs(
+            environment=cfg.environment,
+            cluster_name=cluster_name,
+            kubernetes_version=cfg.kubernetes_version,
+            subnet_ids=network.private_subnet_ids,
+            kms_key_arn=keys.key.arn,
+            endpoint_public_access=cfg.endpoint_public_access,
+            public_access_cidrs=cfg.public_access_cidrs,
+            system_nodes=cfg.system_nodes,
+            log_retention_days=cfg.log_retention_days,
+            tags=cfg.tags,
+        ),
+        region=cfg.region,
+    )
+    for pool in cfg.gpu_node_pools:
+        cluster.add_node_pool(pool, gpu=True)
+    ClusterAddons(
+        f"{prefix}-addons",
+        ClusterAddonsArgs(
+            cluster_name=cluster.cluster.name,
+            region=cfg.region,
+            provider=cluster.provider,
+            oidc_provider_arn=cluster.oidc_provider.arn,
+            oidc_issuer_url=cluster.oidc_issuer,
+        ),
+    )
+    store = VectorStore(
+        f"{prefix}-vectors",
+        VectorStoreArgs(
+            environment=cfg.environment,
+            vpc_id=network.vpc.id,
+            isolated_subnet_ids=network.isolated_subnet_ids,
+            client_security_group_id=cluster.node_security_group_id,
+            kms_key_arn=keys.key.arn,
+            min_capacity=cfg.vector_store.min_capacity,
+            max_capacity=cfg.vector_store.max_capacity,
+            instances=cfg.vector_store.instances,
+            backup_retention_days=cfg.vector_store.backup_retention_days,
+            deletion_protection=cfg.vector_store.deletion_protection,
+            engine_version=cfg.vector_store.engine_version,
+        ),
+    )
+    teams: dict[str, Any] = {}
+    team_roles = []
+    for team in cfg.teams:
+        namespace = TeamNamespace(
+            f"{prefix}-team-{team.name}",
+            TeamNamespaceArgs(
+                team=team.name,
+                gpu_quota=team.gpu_quota,
+                provider=cluster.provider,
+                oidc_provider_arn=cluster.oidc_provider.arn,
+                oidc_issuer_url=cluster.oidc_issuer,
+                kms_key_arn=keys.key.arn,
+                secret_arns={
+                    s: keys.secret_arns[f"{team.name}/{s}"] for s in team.services
+                },
+                db_cluster_resource_id=store.cluster.cluster_resource_id,
+                region=cfg.region,
+                account_id=account_id,
+            ),
+        )
+        team_roles.append(namespace.role.arn)
+        teams[team.name] = {
+            "namespace": namespace.namespace.metadata.name,
+            "service_account": SERVICE_ACCOUNT,
+            "role_arn": namespace.role.arn,
+            "secret_arns": {s: keys.secret_arns[f"{team.name}/{s}"] for s in team.services},
+        }
+
+    collection_endpoint: Any = None
+    if cfg.vector_store.opensearch_collection:
+        collection_sg = GuardedSecurityGroup(
+            f"{prefix}-aoss-sg",
+            GuardedSecurityGroupArgs(
+                vpc_id=network.vpc.id,
+                description="OpenSearch Serverless endpoint: HTTPS from the EKS nodes",
+                ingress=[
+                    IngressRule(
+                        "https from eks nodes",
+                        "tcp",
+                        443,
+                        443,
+                        source_security_group_id=cluster.node_security_group_id,
+                    )
+                ],
+            ),
+        )
+        collection = VectorCollection(
+            f"{prefix}-aoss",
+            VectorCollectionArgs(
+                environment=cfg.environment,
+                vpc_id=network.vpc.id,
+                subnet_ids=network.private_subnet_ids,
+                security_group_id=collection_sg.group.id,
+                kms_key_arn=keys.key.arn,
+                reader_arns=team_roles,
+            ),
+        )
+        collection_endpoint = collection.collection.collection_endpoint
+
+    CostGuardrails(
+        f"{prefix}-cost",
+        CostGuardrailsArgs(
+            environment=cfg.environment,
+            monthly_limit_usd=cfg.budget.monthly_limit_usd,
+            alert_emails=cfg.budget.alert_emails,
+            thresholds_percent=cfg.budget.thresholds_percent,
+        ),
+    )
+    outputs: dict[str, Any] = {
+        "environment": cfg.environment,
+        "region": cfg.region,
+        "kubeconfig": cluster.kubeconfig,
+        "cluster_name": cluster.cluster.name,
+        "oidc_provider_arn": cluster.oidc_provider.arn,
+        "oidc_issuer_url": cluster.oidc_issuer,
+        "node_security_group_id": cluster.node_security_group_id,
+        "load_balancer_security_group_id": network.load_balancer_security_group_id,
+        "vector_store_endpoint": store.cluster.endpoint,
+        "vector_store_reader_endpoint": store.cluster.reader_endpoint,
+        "vector_store_port": store.cluster.port,
+        "vector_store_database": store.cluster.database_name,
+        "vector_store_secret_arn": store.secret_arn,
+        "opensearch_collection_endpoint": collection_endpoint,
+        "kms_key_arn": keys.key.arn,
+        "vpc_id": network.vpc.id,
+        "public_subnet_ids": network.public_subnet_ids,
+        "private_subnet_ids": network.private_subnet_ids,
+        "isolated_subnet_ids": network.isolated_subnet_ids,
+        "team_namespaces": teams,
+        "chart_versions": {key: chart.version for key, chart in CHARTS.items()},
+    }
+    return outputs
+
+
+def export_outputs(outputs: dict[str, Any]) -> None:
+    """Export outputs; `kubeconfig` is already a secret and stays one."""
+    for key, value in outputs.items():
+        pulumi.export(key, value)

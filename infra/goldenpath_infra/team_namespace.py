@@ -1,0 +1,169 @@
+"""A namespace per team: GPU quota, default-deny network policy, one IRSA role."""
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from goldenpath_infra import rules
+from goldenpath_infra.guardrails import GuardrailError
+from goldenpath_infra.irsa import service_account_role
+
+SERVICE_ACCOUNT = "workload"
+
+
+@dataclass(frozen=True)
+class TeamNamespaceArgs:
+    team: str
+    gpu_quota: int
+    provider: k8s.Provider
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer_url: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str]
+    # service name -> ARN of its Secrets Manager secret
+    secret_arns: Mapping[str, pulumi.Input[str]]
+    db_cluster_resource_id: pulumi.Input[str]
+    region: str
+    account_id: str
+
+
+def workload_policy(
+    secret_arns: list[str], kms_key_arn: str, db_resource_id: str, region: str, account: str,
+    namespace: str,
+) -> str:
+    """Read this team's secrets and connect to the vector store as the namespace's database user."""
+    statements: list[dict[str, object]] = [
+        {
+            "Sid": "ConnectAsNamespaceUser",
+            "Effect": "Allow",
+            "Action": "rds-db:connect",
+            "Resource": f"arn:aws:rds-db:{region}:{account}:dbuser:{db_resource_id}/{namespace}",
+        }
+    ]
+    if secret_arns:
+        statements += [
+            {
+                "Sid": "ReadTeamSecrets",
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                "Resource": secret_arns,
+            },
+            {
+                "Sid": "DecryptThroughSecretsManager",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": kms_key_arn,
+                "Condition": {
+                    "StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}
+                },
+            },
+        ]
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+class TeamNamespace(pulumi.ComponentResource):
+    """Isolation by default: nothing talks to the namespace until a policy says so."""
+
+    namespace: k8s.core.v1.Namespace
+    role: aws.iam.Role
+
+    def __init__(
+        self, name: str, args: TeamNamespaceArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("goldenpath:cluster:TeamNamespace", name, None, opts)
+        if not args.team.replace("-", "").isalnum() or args.team != args.team.lower():
+            raise GuardrailError("team", args.team, "must be a lowercase DNS label")
+        if args.gpu_quota < 0:
+            raise GuardrailError("gpu_quota", args.gpu_quota, "must not be negative")
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        self.namespace = k8s.core.v1.Namespace(
+            f"{name}-ns",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=args.team,
+                labels={
+                    "goldenpath.dev/team": args.team,
+                    "pod-security.kubernetes.io/enforce": "baseline",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                },
+            ),
+            opts=k8s_opts,
+        )
+        ns_name = self.namespace.metadata.name
+        k8s.core.v1.ResourceQuota(
+            f"{name}-gpu-quota",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="gpu", namespace=ns_name),
+            spec=k8s.core.v1.ResourceQuotaSpecArgs(
+                hard={f"requests.{rules.GPU_RESOURCE}": str(args.gpu_quota)}
+            ),
+            opts=k8s_opts,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-default-deny",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="default-deny", namespace=ns_name),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(),
+                policy_types=["Ingress", "Egress"],
+            ),
+            opts=k8s_opts,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-allow-dns",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="allow-dns", namespace=ns_name),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(),
+                policy_types=["Egress"],
+                egress=[
+                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                        to=[
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels={"kubernetes.io/metadata.name": "kube-system"}
+                                ),
+                                pod_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels={"k8s-app": "kube-dns"}
+                                ),
+                            )
+                        ],
+                        ports=[
+                            k8s.networking.v1.NetworkPolicyPortArgs(protocol=p, port=53)
+                            for p in ("UDP", "TCP")
+                        ],
+                    )
+                ],
+            ),
+            opts=k8s_opts,
+        )
+        self.role = service_account_role(
+            f"{name}-workload",
+            provider_arn=args.oidc_provider_arn,
+            issuer_url=args.oidc_issuer_url,
+            namespace=args.team,
+            service_account=SERVICE_ACCOUNT,
+            description=f"workloads in namespace {args.team} (IRSA)",
+            parent=self,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-workload",
+            role=self.role.id,
+            policy=pulumi.Output.all(
+                list(args.secret_arns.values()), args.kms_key_arn, args.db_cluster_resource_id
+            ).apply(
+                lambda parts: workload_policy(
+                    list(parts[0]), parts[1], parts[2], args.region, args.account_id, args.team
+                )
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        k8s.core.v1.ServiceAccount(
+            f"{name}-workload",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=SERVICE_ACCOUNT,
+                namespace=ns_name,
+                annotations={"eks.amazonaws.com/role-arn": self.role.arn},
+            ),
+            opts=k8s_opts,
+        )
+        self.register_outputs({"namespace": ns_name, "role_arn": self.role.arn})

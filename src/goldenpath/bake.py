@@ -1,0 +1,139 @@
+"""Template CI: render each template with each curated combination, check what comes out,
+and run the generated project's own test suite.
+
+Used by the kit's tests and by `goldenpath bake` for teams that fork the kit.
+"""
+
+from __future__ import annotations
+
+import compileall
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from cookiecutter.main import cookiecutter
+
+from . import TEMPLATES_DIR
+from .matrix import Combination
+
+LEFTOVER_MARKERS = re.compile(r"\{\{-?\s*cookiecutter|\{%-?\s*(if|elif|for|include|set|raw)\b")
+SKIP_DIRS = {".venv", ".data", "__pycache__", ".ruff_cache", ".pytest_cache", ".mypy_cache"}
+
+
+@dataclass
+class BakeResult:
+    combination: Combination
+    project: Path | None = None
+    failures: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def render(combination: Combination, output_dir: Path) -> Path:
+    """Render one combination by the template's own path (the chooser always picks the first)."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    project = cookiecutter(
+        str(TEMPLATES_DIR / combination.template),
+        no_input=True,
+        extra_context=dict(combination.answers),
+        output_dir=str(output_dir),
+    )
+    return Path(project)
+
+
+def _text_files(project: Path) -> Iterable[Path]:
+    for path in project.rglob("*"):
+        if path.is_file() and not SKIP_DIRS.intersection(path.relative_to(project).parts):
+            yield path
+
+
+def check_leftover_markers(project: Path) -> list[str]:
+    found = []
+    for path in _text_files(project):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        if LEFTOVER_MARKERS.search(text):
+            found.append(f"unrendered template marker in {path.relative_to(project)}")
+    return found
+
+
+def check_parses(project: Path) -> list[str]:
+    """Every .py compiles; every YAML, JSON and TOML file parses."""
+    failures = []
+    if not compileall.compile_dir(str(project / "src"), quiet=2, force=True, legacy=False):
+        failures.append("a Python file under src/ does not compile")
+    if (project / "tests").is_dir() and not compileall.compile_dir(
+        str(project / "tests"), quiet=2, force=True
+    ):
+        failures.append("a Python file under tests/ does not compile")
+    loaders = {
+        ".yaml": lambda text: list(yaml.safe_load_all(text)),
+        ".yml": lambda text: list(yaml.safe_load_all(text)),
+        ".json": json.loads,
+        ".toml": tomllib.loads,
+    }
+    for path in _text_files(project):
+        loader = loaders.get(path.suffix)
+        if loader is None:
+            continue
+        try:
+            loader(path.read_text(encoding="utf-8"))
+        except Exception as exc:  # any parser error is a template defect
+            failures.append(f"{path.relative_to(project)} does not parse: {exc}")
+    return failures
+
+
+def _run(command: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("PYTHONPATH", None)
+    return subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env, check=False
+    )
+
+
+def check_ruff(project: Path) -> list[str]:
+    done = _run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], project, 120)
+    return [] if done.returncode == 0 else [f"ruff check failed:\n{done.stdout[-4000:]}"]
+
+
+def run_suite(project: Path, timeout: float = 900) -> list[str]:
+    """Run the generated project's own tests with this interpreter (one shared environment)."""
+    done = _run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"], project,
+                timeout)  # fmt: skip
+    if done.returncode == 0:
+        return []
+    return [f"generated test suite failed:\n{(done.stdout + done.stderr)[-6000:]}"]
+
+
+def bake(combination: Combination, output_dir: Path, run_tests: bool = True) -> BakeResult:
+    result = BakeResult(combination)
+    started = time.perf_counter()
+    try:
+        result.project = render(combination, output_dir)
+    except Exception as exc:  # cookiecutter raises several types; report, don't crash the run
+        result.failures.append(f"render failed: {exc}")
+        return result
+    result.seconds["render"] = time.perf_counter() - started
+    started = time.perf_counter()
+    result.failures += check_leftover_markers(result.project)
+    result.failures += check_parses(result.project)
+    result.failures += check_ruff(result.project)
+    result.seconds["checks"] = time.perf_counter() - started
+    if run_tests and result.ok:
+        started = time.perf_counter()
+        result.failures += run_suite(result.project)
+        result.seconds["tests"] = time.perf_counter() - started
+    return result

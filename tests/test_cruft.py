@@ -1,0 +1,102 @@
+"""A service made with `cruft create` later receives a template fix with `cruft update`,
+shared chassis partials included; and the three ways in all render."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from goldenpath import KIT_ROOT
+
+CHASSIS_FILE = "templates/_shared/chassis/platform/redaction.py"
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.name=kit", "-c", "user.email=kit@example.com", *args],
+        cwd=cwd, capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    return done.stdout
+
+
+@pytest.fixture
+def kit_repo(tmp_path: Path) -> Path:
+    """A git copy of the kit (templates, hooks, chooser), as a team's fork would be."""
+    repo = tmp_path / "kit"
+    repo.mkdir()
+    shutil.copytree(KIT_ROOT / "templates", repo / "templates", symlinks=True)
+    shutil.copytree(KIT_ROOT / "hooks", repo / "hooks")
+    shutil.copy(KIT_ROOT / "cookiecutter.json", repo / "cookiecutter.json")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "kit")
+    return repo
+
+
+def cruft(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cruft", *args], cwd=cwd, capture_output=True, text=True,
+        timeout=300, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_cruft_update_brings_a_shared_chassis_fix(kit_repo: Path, tmp_path: Path) -> None:
+    services = tmp_path / "services"
+    services.mkdir()
+    created = cruft(services, "create", str(kit_repo), "--directory", "templates/batch-inference",
+                    "--no-input")  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    service = services / "batch-inference"
+    git(service, "init", "-q", "-b", "main")
+    git(service, "add", "-A")
+    git(service, "commit", "-q", "-m", "generated")
+
+    chassis = kit_repo / CHASSIS_FILE
+    chassis.write_text(chassis.read_text() + "\nREDACTION_RULES_VERSION = 2\n")
+    git(kit_repo, "commit", "-q", "-am", "chassis fix")
+
+    assert cruft(service, "check").returncode != 0, "cruft should see the template moved on"
+    updated = cruft(service, "update", "--skip-apply-ask", "--allow-untracked-files")
+    assert updated.returncode == 0, updated.stdout + updated.stderr
+    rendered = service / "src/batch_inference/platform/redaction.py"
+    assert "REDACTION_RULES_VERSION = 2" in rendered.read_text()
+    assert cruft(service, "check").returncode == 0
+
+
+@pytest.mark.parametrize(
+    "how",
+    ["chooser", "directory", "path"],
+)
+def test_three_ways_in_render(kit_repo: Path, tmp_path: Path, how: str) -> None:
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(out)]
+    command += {
+        "chooser": [str(kit_repo)],
+        "directory": [str(kit_repo), "--directory", "templates/agent-orchestrator"],
+        "path": [str(kit_repo / "templates" / "batch-inference")],
+    }[how]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    expected = {"chooser": "rag-service", "directory": "agent-orchestrator",
+                "path": "batch-inference"}[how]  # fmt: skip
+    assert (out / expected / "src" / expected.replace("-", "_") / "platform" / "app.py").is_file()
+
+
+def test_chooser_lists_the_three_golden_paths_and_renders_the_choice(
+    kit_repo: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    answers = "2\n" + "\n" * 40  # pick the second golden path, then accept every default
+    done = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "-o", str(out), str(kit_repo)],
+        input=answers, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    for title in ("RAG service", "Batch inference", "Agent orchestrator"):
+        assert title in done.stdout
+    assert (out / "batch-inference" / "Makefile").is_file()

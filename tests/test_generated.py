@@ -1,0 +1,50 @@
+"""Each generated project's own test suite passes, run in this one shared environment (the
+kit's .venv, built once), and that environment really holds what each project declares."""
+
+from __future__ import annotations
+
+import tomllib
+from importlib.metadata import PackageNotFoundError, version
+
+import pytest
+from packaging.requirements import Requirement
+
+from goldenpath.bake import BakeResult, run_suite
+from goldenpath.matrix import SUPPORTED
+
+from .conftest import combination_id
+
+IDS = [combination_id(c) for c in SUPPORTED]
+
+
+@pytest.mark.parametrize("key", IDS)
+def test_declared_dependencies_are_what_the_suite_runs_with(
+    baked: dict[str, BakeResult], key: str
+) -> None:
+    project = baked[key].project
+    assert project is not None
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    requirements = [
+        *pyproject["project"]["dependencies"],
+        *pyproject["project"]["optional-dependencies"]["dev"],
+    ]
+    missing = []
+    for line in requirements:
+        requirement = Requirement(line)
+        try:
+            installed = version(requirement.name)
+        except PackageNotFoundError:
+            missing.append(f"{requirement.name} (not installed)")
+            continue
+        if not requirement.specifier.contains(installed, prereleases=True):
+            missing.append(f"{requirement} (installed {installed})")
+    assert not missing, f"add to the kit's pyproject [dev] extra: {missing}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", IDS)
+def test_generated_suite_passes(baked: dict[str, BakeResult], key: str) -> None:
+    result = baked[key]
+    assert result.ok and result.project is not None, "\n".join(result.failures)
+    failures = run_suite(result.project)
+    assert not failures, failures[0]
