@@ -30,7 +30,9 @@ def template_options(template: str) -> dict:
 
 def answers_of(combination: Combination) -> dict[str, str]:
     options = template_options(combination.template)
-    defaults = {k: v[0] for k, v in options.items() if isinstance(v, list) and not k.startswith("_")}
+    defaults = {
+        k: v[0] for k, v in options.items() if isinstance(v, list) and not k.startswith("_")
+    }
     return {**defaults, **combination.answers}
 
 

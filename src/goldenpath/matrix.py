@@ -115,7 +115,10 @@ REFUSED: tuple[Refused, ...] = (
     Refused("agent-orchestrator", {"latency_slo_p95_ms": "0"}, "10 to 60000"),
     Refused("agent-orchestrator", {"latency_slo_p95_ms": "250.5"}, "whole number"),
     Refused(
-        "rag-service", {"generation_mode": "gpt"}, "gpt provided for choice variable", "cookiecutter"
+        "rag-service",
+        {"generation_mode": "gpt"},
+        "gpt provided for choice variable",
+        "cookiecutter",
     ),
     Refused(
         "rag-service",
