@@ -40,11 +40,11 @@ class BakeResult:
         return not self.failures
 
 
-def render(combination: Combination, output_dir: Path) -> Path:
+def render(combination: Combination, output_dir: Path, templates_dir: Path = TEMPLATES_DIR) -> Path:
     """Render one combination by the template's own path (the chooser always picks the first)."""
     output_dir.mkdir(parents=True, exist_ok=True)
     project = cookiecutter(
-        str(TEMPLATES_DIR / combination.template),
+        str(templates_dir / combination.template),
         no_input=True,
         extra_context=dict(combination.answers),
         output_dir=str(output_dir),
@@ -118,11 +118,16 @@ def run_suite(project: Path, timeout: float = 900) -> list[str]:
     return [f"generated test suite failed:\n{(done.stdout + done.stderr)[-6000:]}"]
 
 
-def bake(combination: Combination, output_dir: Path, run_tests: bool = True) -> BakeResult:
+def bake(
+    combination: Combination,
+    output_dir: Path,
+    run_tests: bool = True,
+    templates_dir: Path = TEMPLATES_DIR,
+) -> BakeResult:
     result = BakeResult(combination)
     started = time.perf_counter()
     try:
-        result.project = render(combination, output_dir)
+        result.project = render(combination, output_dir, templates_dir)
     except Exception as exc:  # cookiecutter raises several types; report, don't crash the run
         result.failures.append(f"render failed: {exc}")
         return result

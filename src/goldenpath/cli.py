@@ -24,9 +24,14 @@ def main() -> None:
 @click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the rendered projects in this directory.")  # fmt: skip
 @click.option("--no-tests", is_flag=True, help="Render and check only; skip generated suites.")
-def bake(templates: tuple[str, ...], keep: Path | None, no_tests: bool) -> None:
+@click.option("--kit", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="The kit checkout to test (default: this one).")  # fmt: skip
+def bake(templates: tuple[str, ...], keep: Path | None, no_tests: bool, kit: Path | None) -> None:
     """Render every template x combination, check it, run its tests; non-zero on any failure."""
+    from . import TEMPLATES_DIR
     from .bake import bake as bake_one
+
+    templates_dir = (kit / "templates") if kit else TEMPLATES_DIR
 
     chosen = [c for c in SUPPORTED if not templates or c.template in templates]
     workdir = keep or Path(tempfile.mkdtemp(prefix="goldenpath-bake-"))
@@ -37,7 +42,7 @@ def bake(templates: tuple[str, ...], keep: Path | None, no_tests: bool) -> None:
             out = workdir / combination.template / combination.name
             if out.exists():
                 shutil.rmtree(out)
-            result = bake_one(combination, out, run_tests=not no_tests)
+            result = bake_one(combination, out, not no_tests, templates_dir)
             seconds = sum(result.seconds.values())
             status = "pass" if result.ok else "FAIL"
             click.echo(f"{combination.template:<20} {combination.name:<24} {status:<6} "
