@@ -7,7 +7,6 @@ All logic lives in `goldenpath_infra`; the tests build the same stacks from the 
 from typing import Any
 
 import pulumi
-
 from goldenpath_infra.config import parse_stack_config
 from goldenpath_infra.stack import build_stack, export_outputs
 

@@ -177,11 +177,7 @@ class ClusterAddons(pulumi.ComponentResource):
         }
         self.releases = {}
         for key, chart in CHARTS.items():
-            depends = (
-                [self.releases["kube-prometheus-stack"]]
-                if key == "dcgm-exporter"
-                else []
-            )
+            depends = [self.releases["kube-prometheus-stack"]] if key == "dcgm-exporter" else []
             self.releases[key] = k8s.helm.v3.Release(
                 f"{name}-{key}",
                 name=key,
@@ -197,6 +193,4 @@ class ClusterAddons(pulumi.ComponentResource):
                     parent=self, provider=args.provider, depends_on=depends
                 ),
             )
-        self.register_outputs(
-            {"charts": {key: chart.version for key, chart in CHARTS.items()}}
-        )
+        self.register_outputs({"charts": {key: chart.version for key, chart in CHARTS.items()}})

@@ -63,7 +63,10 @@ def kubeconfig(name: str, endpoint: str, ca_data: str, region: str) -> str:
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [
-                {"name": name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}
+                {
+                    "name": name,
+                    "cluster": {"server": endpoint, "certificate-authority-data": ca_data},
+                }
             ],
             "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
             "current-context": name,
@@ -74,13 +77,25 @@ def kubeconfig(name: str, endpoint: str, ca_data: str, region: str) -> str:
                         "exec": {
                             "apiVersion": "client.authentication.k8s.io/v1beta1",
                             "command": "aws",
-                            "args": ["eks", "get-token", "--cluster-name", name, "--region", region],
+                            "args": [
+                                "eks",
+                                "get-token",
+                                "--cluster-name",
+                                name,
+                                "--region",
+                                region,
+                            ],
                         }
                     },
                 }
             ],
         }
     )
+
+
+def _oidc_issuer(identities: Sequence[aws.eks.outputs.ClusterIdentity]) -> str:
+    oidcs = identities[0].oidcs or []
+    return str(oidcs[0].issuer)
 
 
 class GpuCluster(pulumi.ComponentResource):
@@ -96,7 +111,11 @@ class GpuCluster(pulumi.ComponentResource):
     oidc_issuer: pulumi.Output[str]
 
     def __init__(
-        self, name: str, args: GpuClusterArgs, region: str, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        args: GpuClusterArgs,
+        region: str,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("goldenpath:cluster:GpuCluster", name, None, opts)
         check_environment(args.environment)
@@ -157,7 +176,7 @@ class GpuCluster(pulumi.ComponentResource):
             deletion_protection=args.environment == "prod",
             opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster_policy, log_group]),
         )
-        self.oidc_issuer = self.cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
+        self.oidc_issuer = self.cluster.identities.apply(_oidc_issuer)
         self.oidc_provider = aws.iam.OpenIdConnectProvider(
             f"{name}-oidc",
             url=self.oidc_issuer,
@@ -183,7 +202,7 @@ class GpuCluster(pulumi.ComponentResource):
         # Managed node groups carry the cluster security group; it is the nodes' identity for
         # security-group rules such as the database's ingress.
         self.node_security_group_id = self.cluster.vpc_config.apply(
-            lambda vpc: vpc.cluster_security_group_id
+            lambda vpc: str(vpc.cluster_security_group_id)
         )
         self._component_name = name
         self._private_subnet_ids = list(args.subnet_ids)

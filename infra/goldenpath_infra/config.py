@@ -147,7 +147,9 @@ def parse_stack_config(environment: str, region: str, values: Mapping[str, Any])
         budget=BudgetSpec(
             monthly_limit_usd=int(_require(budget, "monthlyLimitUsd", "budget")),
             alert_emails=tuple(str(e) for e in _require(budget, "alertEmails", "budget")),
-            thresholds_percent=tuple(int(t) for t in budget.get("thresholdsPercent", (50, 80, 100))),
+            thresholds_percent=tuple(
+                int(t) for t in budget.get("thresholdsPercent", (50, 80, 100))
+            ),
         ),
         log_retention_days=int(values.get("logRetentionDays", 90)),
     )

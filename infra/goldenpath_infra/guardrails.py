@@ -33,9 +33,7 @@ def check_required_tags(tags: Mapping[str, str], argument: str = "tags") -> None
     """Every taggable resource carries owner, cost centre, environment and classification."""
     missing = [key for key in rules.REQUIRED_TAGS if not str(tags.get(key, "")).strip()]
     if missing:
-        raise GuardrailError(
-            argument, dict(tags), f"required tags {missing} are missing or empty"
-        )
+        raise GuardrailError(argument, dict(tags), f"required tags {missing} are missing or empty")
     if tags["environment"] not in rules.ENVIRONMENTS:
         raise GuardrailError(
             f"{argument}.environment",

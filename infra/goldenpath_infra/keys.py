@@ -1,4 +1,4 @@
-"""The environment's KMS key and the Secrets Manager secrets services read their credentials from."""
+"""The environment's KMS key and the Secrets Manager secrets holding service credentials."""
 
 import json
 from collections.abc import Sequence
@@ -104,6 +104,4 @@ class EnvironmentKeys(pulumi.ComponentResource):
                 opts=child,
             )
             self.secret_arns[team_service] = secret.arn
-        self.register_outputs(
-            {"key_arn": self.key.arn, "secret_arns": self.secret_arns}
-        )
+        self.register_outputs({"key_arn": self.key.arn, "secret_arns": self.secret_arns})

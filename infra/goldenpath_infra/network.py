@@ -39,7 +39,7 @@ class NetworkArgs:
 
 def subnet_layout(cidr: str, az_count: int) -> dict[str, list[str]]:
     """Carve the VPC: large private subnets (pods take VPC addresses), small public and isolated."""
-    vpc = ipaddress.ip_network(cidr)
+    vpc = ipaddress.IPv4Network(cidr)
     if not 16 <= vpc.prefixlen <= 20:
         raise GuardrailError("network.cidr", cidr, "VPC prefix must be between /16 and /20")
     quarters = list(vpc.subnets(new_prefix=vpc.prefixlen + 3))
@@ -134,7 +134,10 @@ class Network(pulumi.ComponentResource):
                 opts=child,
             )
             aws.ec2.RouteTableAssociation(
-                f"{name}-public-{index}", subnet_id=public.id, route_table_id=public_rt.id, opts=child
+                f"{name}-public-{index}",
+                subnet_id=public.id,
+                route_table_id=public_rt.id,
+                opts=child,
             )
             self.public_subnet_ids.append(public.id)
 

@@ -97,9 +97,7 @@ class NodePool(pulumi.ComponentResource):
                 )
             ],
             tag_specifications=[
-                aws.ec2.LaunchTemplateTagSpecificationArgs(
-                    resource_type=kind, tags=instance_tags
-                )
+                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=instance_tags)
                 for kind in ("instance", "volume", "network-interface")
             ],
             opts=child,
@@ -133,9 +131,7 @@ class NodePool(pulumi.ComponentResource):
             ),
             labels=labels,
             taints=taints,
-            opts=pulumi.ResourceOptions(
-                parent=self, ignore_changes=["scalingConfig.desiredSize"]
-            ),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"]),
         )
         self.register_outputs(
             {"node_group_name": self.node_group.node_group_name, "ami_type": ami_type}

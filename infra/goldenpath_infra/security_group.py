@@ -45,7 +45,9 @@ class GuardedSecurityGroup(pulumi.ComponentResource):
                 raise GuardrailError(
                     "ingress", rule.description, "give exactly one of cidr or source group"
                 )
-            check_ingress(rule.cidr, rule.protocol, rule.from_port, rule.to_port, args.load_balancer)
+            check_ingress(
+                rule.cidr, rule.protocol, rule.from_port, rule.to_port, args.load_balancer
+            )
         child = pulumi.ResourceOptions(parent=self)
         self.group = aws.ec2.SecurityGroup(
             name,

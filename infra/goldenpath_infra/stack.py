@@ -137,9 +137,7 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
                 oidc_provider_arn=cluster.oidc_provider.arn,
                 oidc_issuer_url=cluster.oidc_issuer,
                 kms_key_arn=keys.key.arn,
-                secret_arns={
-                    s: keys.secret_arns[f"{team.name}/{s}"] for s in team.services
-                },
+                secret_arns={s: keys.secret_arns[f"{team.name}/{s}"] for s in team.services},
                 db_cluster_resource_id=store.cluster.cluster_resource_id,
                 region=cfg.region,
                 account_id=account_id,

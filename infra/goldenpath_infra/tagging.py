@@ -14,7 +14,7 @@ import pulumi
 from goldenpath_infra.guardrails import check_required_tags
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def is_taggable(type_token: str) -> bool:
     """True for pulumi-aws resource types that accept `tags`, found by reading the SDK class."""
     package, _, rest = type_token.partition(":")

@@ -31,7 +31,11 @@ class TeamNamespaceArgs:
 
 
 def workload_policy(
-    secret_arns: list[str], kms_key_arn: str, db_resource_id: str, region: str, account: str,
+    secret_arns: list[str],
+    kms_key_arn: str,
+    db_resource_id: str,
+    region: str,
+    account: str,
     namespace: str,
 ) -> str:
     """Read this team's secrets and connect to the vector store as the namespace's database user."""

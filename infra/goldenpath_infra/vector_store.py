@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from goldenpath_infra import rules
 from goldenpath_infra.guardrails import (
     GuardrailError,
     check_deletion_protection,
@@ -15,7 +16,6 @@ from goldenpath_infra.guardrails import (
     check_not_public,
     check_retention,
 )
-from goldenpath_infra import rules
 from goldenpath_infra.security_group import (
     GuardedSecurityGroup,
     GuardedSecurityGroupArgs,
@@ -150,7 +150,7 @@ class VectorStore(pulumi.ComponentResource):
                 cluster_identifier=self.cluster.id,
                 identifier=f"{identifier}-{index}",
                 instance_class="db.serverless",
-                engine=self.cluster.engine,
+                engine=aws.rds.EngineType.AURORA_POSTGRESQL,
                 engine_version=self.cluster.engine_version,
                 publicly_accessible=False,
                 db_subnet_group_name=subnet_group.name,
@@ -161,8 +161,6 @@ class VectorStore(pulumi.ComponentResource):
                 opts=child,
             )
         self.secret_arn = self.cluster.master_user_secrets.apply(
-            lambda secrets: secrets[0].secret_arn
+            lambda secrets: str(secrets[0].secret_arn)
         )
-        self.register_outputs(
-            {"endpoint": self.cluster.endpoint, "secret_arn": self.secret_arn}
-        )
+        self.register_outputs({"endpoint": self.cluster.endpoint, "secret_arn": self.secret_arn})

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from .bootstrap import bootstrap_group
 from .matrix import SUPPORTED, TEMPLATES
 
 
@@ -59,6 +60,8 @@ def bake(templates: tuple[str, ...], keep: Path | None, no_tests: bool, kit: Pat
     click.echo(f"{len(chosen) - failed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 
+
+main.add_command(bootstrap_group)  # goldenpath infra bootstrap | preflight
 
 if __name__ == "__main__":
     main()

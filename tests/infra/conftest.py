@@ -7,7 +7,7 @@ them), so tests and the policy run inspect exactly what `pulumi up` would send t
 import asyncio
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,9 @@ def _computed(args: pulumi.runtime.MockResourceArgs, region: str) -> dict[str, A
         outputs.update(
             endpoint=f"https://{name}.gr7.{region}.eks.amazonaws.com",
             certificateAuthority={"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"},
-            identities=[{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/AB12"}]}],
+            identities=[
+                {"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/AB12"}]}
+            ],
             vpcConfig={**inputs.get("vpcConfig", {}), "clusterSecurityGroupId": "sg-cluster"},
         )
     elif args.typ == "aws:rds/cluster:Cluster":
@@ -69,9 +71,10 @@ def _computed(args: pulumi.runtime.MockResourceArgs, region: str) -> dict[str, A
         outputs["allocationId"] = f"eipalloc-{name}"
     elif args.typ == "aws:opensearch/serverlessCollection:ServerlessCollection":
         outputs["collectionEndpoint"] = f"https://{name}.{region}.aoss.amazonaws.com"
-    elif args.typ == "aws:rds/subnetGroup:SubnetGroup":
-        outputs["name"] = inputs.get("name", name)
-    elif args.typ == "aws:rds/clusterParameterGroup:ClusterParameterGroup":
+    elif (
+        args.typ == "aws:rds/subnetGroup:SubnetGroup"
+        or args.typ == "aws:rds/clusterParameterGroup:ClusterParameterGroup"
+    ):
         outputs["name"] = inputs.get("name", name)
     return outputs
 
@@ -103,9 +106,7 @@ class GoldenpathMocks(pulumi.runtime.Mocks):
             if result is not None:
                 inputs = dict(result.props)
         urn = f"urn:pulumi:{self.stack}::goldenpath-infra::{args.typ}::{args.name}"
-        self.resources.append(
-            Registered(args.typ, args.name, urn, inputs, bool(args.custom))
-        )
+        self.resources.append(Registered(args.typ, args.name, urn, inputs, bool(args.custom)))
         state = {**inputs, **_computed(args, self.region)}
         return f"{args.name}-id", state
 
@@ -176,9 +177,7 @@ def run_program(
 def build(config: StackConfig) -> BuiltStack:
     started = time.perf_counter()
     resources, outputs = run_program(lambda: build_stack(config), config.environment, config.region)
-    return BuiltStack(
-        config.environment, config, resources, outputs, time.perf_counter() - started
-    )
+    return BuiltStack(config.environment, config, resources, outputs, time.perf_counter() - started)
 
 
 _BUILT: dict[str, BuiltStack] = {}
@@ -207,6 +206,18 @@ def dev_stack() -> BuiltStack:
 
 
 @pytest.fixture
-def isolated_program() -> Iterator[Callable[..., tuple[list[Registered], dict[str, Any]]]]:
-    """Run a small program (one component) under mocks."""
-    yield run_program
+def run_under_mocks() -> Callable[..., tuple[list[Registered], dict[str, Any]]]:
+    """Run a small program (one component) under fresh mocks: `(resources, outputs)`."""
+    return run_program
+
+
+@pytest.fixture
+def stack_config() -> Callable[[str], StackConfig]:
+    """Parse `infra/Pulumi.<env>.yaml` into a `StackConfig`."""
+    return load_stack_config
+
+
+@pytest.fixture
+def build_from_config() -> Callable[[StackConfig], BuiltStack]:
+    """Build a stack from a (possibly modified) `StackConfig`, fresh each call."""
+    return build

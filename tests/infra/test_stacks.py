@@ -1,0 +1,314 @@
+"""Each stack config (dev, staging, prod) built under Pulumi mocks, checked resource by resource."""
+
+import ipaddress
+import json
+import re
+import time
+from typing import Any
+
+from goldenpath_infra import rules
+from goldenpath_infra.stack import OUTPUT_NAMES
+from goldenpath_infra.tagging import is_taggable
+
+
+def test_every_taggable_resource_carries_the_required_tags(stack: Any) -> None:
+    taggable = [r for r in stack.resources if r.custom and is_taggable(r.type)]
+    assert len(taggable) > 50, "the transform found too few taggable resources"
+    for resource in taggable:
+        tags = resource.inputs.get("tags") or {}
+        for key in rules.REQUIRED_TAGS:
+            assert tags.get(key), f"{resource.urn}: missing tag {key!r} in {tags}"
+        assert tags["environment"] == stack.environment, resource.urn
+
+
+def test_kubernetes_resources_are_not_tagged(stack: Any) -> None:
+    for resource in stack.resources:
+        if resource.type.startswith("kubernetes:"):
+            assert "tags" not in resource.inputs, resource.urn
+
+
+def test_kms_key_rotates_and_encrypts_everything(stack: Any) -> None:
+    (key,) = stack.of_type("aws:kms/key:Key")
+    assert key.inputs["enableKeyRotation"] is True, key.urn
+    key_arn = stack.outputs["kms_key_arn"]
+    (cluster,) = stack.of_type("aws:eks/cluster:Cluster")
+    (encryption,) = cluster.inputs["encryptionConfig"] and [cluster.inputs["encryptionConfig"]]
+    assert encryption["resources"] == ["secrets"], cluster.urn
+    assert encryption["provider"]["keyArn"] == key_arn, cluster.urn
+    (db,) = stack.of_type("aws:rds/cluster:Cluster")
+    assert db.inputs["storageEncrypted"] is True, db.urn
+    assert db.inputs["kmsKeyId"] == key_arn, db.urn
+    assert db.inputs["masterUserSecretKmsKeyId"] == key_arn, db.urn
+    for group in stack.of_type("aws:cloudwatch/logGroup:LogGroup"):
+        assert group.inputs["kmsKeyId"] == key_arn, group.urn
+        assert group.inputs["retentionInDays"] >= rules.MIN_LOG_RETENTION_DAYS, group.urn
+    for secret in stack.of_type("aws:secretsmanager/secret:Secret"):
+        assert secret.inputs["kmsKeyId"] == key_arn, secret.urn
+    for template in stack.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
+        for mapping in template.inputs["blockDeviceMappings"]:
+            ebs = mapping["ebs"]
+            assert ebs["encrypted"] == "true", template.urn
+            assert ebs["volumeType"] == "gp3", template.urn
+            assert ebs["kmsKeyId"] == key_arn, template.urn
+    for instance in stack.of_type("aws:rds/clusterInstance:ClusterInstance"):
+        assert instance.inputs["performanceInsightsKmsKeyId"] == key_arn, instance.urn
+
+
+def test_no_open_ingress_except_load_balancer_https(stack: Any) -> None:
+    lb_group = stack.outputs["load_balancer_security_group_id"]
+    open_rules = []
+    for rule in stack.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"):
+        if rule.inputs.get("cidrIpv4") in rules.OPEN_CIDRS:
+            open_rules.append(rule)
+            assert rule.inputs["securityGroupId"] == lb_group, rule.urn
+            assert (rule.inputs["fromPort"], rule.inputs["toPort"]) == (443, 443), rule.urn
+            assert rule.inputs["ipProtocol"] == "tcp", rule.urn
+    assert len(open_rules) == 1
+    for group in stack.of_type("aws:ec2/securityGroup:SecurityGroup"):
+        assert not group.inputs.get("ingress"), f"{group.urn}: inline rules bypass the guardrail"
+    (default,) = stack.of_type("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+    assert default.inputs.get("ingress", []) == [] and default.inputs.get("egress", []) == []
+
+
+def test_launch_templates_require_imdsv2_and_every_node_group_uses_one(stack: Any) -> None:
+    templates = stack.of_type("aws:ec2/launchTemplate:LaunchTemplate")
+    for template in templates:
+        metadata = template.inputs["metadataOptions"]
+        assert metadata["httpTokens"] == "required", template.urn
+        assert metadata["httpPutResponseHopLimit"] == 1, template.urn
+    template_ids = {f"{t.name}-id" for t in templates}
+    for group in stack.of_type("aws:eks/nodeGroup:NodeGroup"):
+        assert group.inputs["launchTemplate"]["id"] in template_ids, group.urn
+
+
+def test_gpu_node_groups_are_tainted_bounded_and_allow_listed(stack: Any) -> None:
+    gpu_groups = [
+        g
+        for g in stack.of_type("aws:eks/nodeGroup:NodeGroup")
+        if g.inputs["amiType"] in rules.GPU_AMI_TYPES
+    ]
+    assert len(gpu_groups) == len(stack.config.gpu_node_pools)
+    total_max = 0
+    for group in gpu_groups:
+        taints = group.inputs["taints"]
+        assert {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"} in taints
+        assert group.inputs["labels"]["goldenpath.dev/accelerator"] == "nvidia", group.urn
+        for instance_type in group.inputs["instanceTypes"]:
+            assert rules.instance_family(instance_type) in rules.GPU_INSTANCE_FAMILIES
+        scaling = group.inputs["scalingConfig"]
+        assert 0 <= scaling["minSize"] <= scaling["desiredSize"] <= scaling["maxSize"], group.urn
+        total_max += scaling["maxSize"]
+    assert total_max <= rules.GPU_NODE_CAP[stack.environment]
+    (system,) = [g for g in stack.of_type("aws:eks/nodeGroup:NodeGroup") if g not in gpu_groups]
+    assert system.inputs["amiType"] == "AL2023_x86_64_STANDARD"
+    assert not system.inputs.get("taints")
+
+
+def test_cluster_endpoint_logging_version_and_oidc(stack: Any) -> None:
+    (cluster,) = stack.of_type("aws:eks/cluster:Cluster")
+    vpc = cluster.inputs["vpcConfig"]
+    assert vpc["endpointPrivateAccess"] is True
+    if stack.environment == "prod":
+        assert vpc["endpointPublicAccess"] is False, cluster.urn
+        assert cluster.inputs["deletionProtection"] is True, cluster.urn
+    else:
+        assert vpc["endpointPublicAccess"] is True
+        assert vpc["publicAccessCidrs"], cluster.urn
+        assert "0.0.0.0/0" not in vpc["publicAccessCidrs"], cluster.urn
+    assert re.fullmatch(r"1\.\d+", cluster.inputs["version"]), cluster.urn
+    assert set(cluster.inputs["enabledClusterLogTypes"]) == set(rules.CONTROL_PLANE_LOG_TYPES)
+    (oidc,) = stack.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    assert oidc.inputs["url"] == stack.outputs["oidc_issuer_url"]
+    assert oidc.inputs["clientIdLists"] == ["sts.amazonaws.com"]
+
+
+def test_network_shape_follows_the_environment(stack: Any) -> None:
+    azs = stack.config.az_count
+    assert azs == (3 if stack.environment == "prod" else 2)
+    subnets = stack.of_type("aws:ec2/subnet:Subnet")
+    assert len(subnets) == 3 * azs
+    assert not any(s.inputs.get("mapPublicIpOnLaunch") for s in subnets)
+    vpc = ipaddress.ip_network(stack.config.vpc_cidr)
+    blocks = [ipaddress.ip_network(s.inputs["cidrBlock"]) for s in subnets]
+    assert all(block.subnet_of(vpc) for block in blocks)
+    assert not any(a.overlaps(b) for i, a in enumerate(blocks) for b in blocks[i + 1 :])
+    nats = stack.of_type("aws:ec2/natGateway:NatGateway")
+    assert len(nats) == (azs if stack.config.nat_gateway_per_az else 1)
+    services = sorted(
+        e.inputs["serviceName"].rsplit(".", 1)[-1]
+        if "ecr" not in e.inputs["serviceName"]
+        else e.inputs["serviceName"].split("us-east-1.")[1]
+        for e in stack.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+    )
+    assert services == ["ecr.api", "ecr.dkr", "logs", "s3", "secretsmanager", "sts"]
+    for endpoint in stack.of_type("aws:ec2/vpcEndpoint:VpcEndpoint"):
+        if endpoint.inputs["vpcEndpointType"] == "Interface":
+            assert endpoint.inputs["privateDnsEnabled"] is True, endpoint.urn
+    (flow_log,) = stack.of_type("aws:ec2/flowLog:FlowLog")
+    assert flow_log.inputs["trafficType"] == "ALL"
+    assert flow_log.inputs["logDestinationType"] == "cloud-watch-logs"
+    flow_group = [g for g in stack.of_type("aws:cloudwatch/logGroup:LogGroup") if "flow" in g.name]
+    assert flow_group[0].inputs["retentionInDays"] == stack.config.flow_log_retention_days
+
+
+def test_vector_store_is_private_encrypted_and_iam_authenticated(stack: Any) -> None:
+    (db,) = stack.of_type("aws:rds/cluster:Cluster")
+    spec = stack.config.vector_store
+    scaling = db.inputs["serverlessv2ScalingConfiguration"]
+    assert (scaling["minCapacity"], scaling["maxCapacity"]) == (
+        spec.min_capacity,
+        spec.max_capacity,
+    )
+    assert db.inputs["engine"] == "aurora-postgresql"
+    assert db.inputs["iamDatabaseAuthenticationEnabled"] is True
+    assert db.inputs["manageMasterUserPassword"] is True
+    assert "masterPassword" not in db.inputs
+    assert db.inputs["backupRetentionPeriod"] == spec.backup_retention_days
+    if stack.environment == "prod":
+        assert db.inputs["deletionProtection"] is True, db.urn
+        assert db.inputs["skipFinalSnapshot"] is False, db.urn
+        assert db.inputs["finalSnapshotIdentifier"], db.urn
+    (params,) = stack.of_type("aws:rds/clusterParameterGroup:ClusterParameterGroup")
+    values = {p["name"]: p["value"] for p in params.inputs["parameters"]}
+    assert "vector" in values["rds.allowed_extensions"].split(",")
+    assert values["rds.force_ssl"] == "1"
+    instances = stack.of_type("aws:rds/clusterInstance:ClusterInstance")
+    assert len(instances) == spec.instances
+    assert all(i.inputs["publiclyAccessible"] is False for i in instances)
+    assert all(i.inputs["instanceClass"] == "db.serverless" for i in instances)
+    (subnet_group,) = stack.of_type("aws:rds/subnetGroup:SubnetGroup")
+    assert subnet_group.inputs["subnetIds"] == stack.outputs["isolated_subnet_ids"]
+    (db_group,) = [
+        g
+        for g in stack.of_type("aws:ec2/securityGroup:SecurityGroup")
+        if g.name.endswith("vectors-sg")
+    ]
+    db_rules = [
+        r
+        for r in stack.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r.inputs["securityGroupId"] == f"{db_group.name}-id"
+    ]
+    assert [(r.inputs["referencedSecurityGroupId"], r.inputs["fromPort"]) for r in db_rules] == [
+        (stack.outputs["node_security_group_id"], 5432)
+    ]
+    assert "cidrIpv4" not in db_rules[0].inputs
+
+
+def test_opensearch_collection_follows_the_flag(stack: Any) -> None:
+    collections = stack.of_type("aws:opensearch/serverlessCollection:ServerlessCollection")
+    if not stack.config.vector_store.opensearch_collection:
+        assert collections == [] and stack.outputs["opensearch_collection_endpoint"] is None
+        return
+    (collection,) = collections
+    assert collection.inputs["type"] == "VECTORSEARCH"
+    policies = {
+        p.inputs["type"]: json.loads(p.inputs["policy"])
+        for p in stack.of_type("aws:opensearch/serverlessSecurityPolicy:ServerlessSecurityPolicy")
+    }
+    assert policies["encryption"]["KmsARN"] == stack.outputs["kms_key_arn"]
+    assert policies["encryption"]["AWSOwnedKey"] is False
+    assert policies["network"][0]["AllowFromPublic"] is False
+    (access,) = stack.of_type("aws:opensearch/serverlessAccessPolicy:ServerlessAccessPolicy")
+    principals = json.loads(access.inputs["policy"])[0]["Principal"]
+    assert sorted(principals) == sorted(
+        t["role_arn"] for t in stack.outputs["team_namespaces"].values()
+    )
+
+
+def test_helm_releases_are_pinned(stack: Any) -> None:
+    releases = {r.inputs["name"]: r for r in stack.of_type("kubernetes:helm.sh/v3:Release")}
+    assert set(releases) == {
+        "nvidia-device-plugin",
+        "dcgm-exporter",
+        "kuberay-operator",
+        "kube-prometheus-stack",
+        "metrics-server",
+        "cluster-autoscaler",
+    }
+    for release in releases.values():
+        assert re.fullmatch(r"\d+\.\d+\.\d+", release.inputs["version"]), release.urn
+        assert release.inputs["repositoryOpts"]["repo"].startswith("https://"), release.urn
+    for name in ("nvidia-device-plugin", "dcgm-exporter"):
+        tolerations = releases[name].inputs["values"]["tolerations"]
+        assert {
+            "key": "nvidia.com/gpu",
+            "operator": "Exists",
+            "effect": "NoSchedule",
+        } in tolerations
+    autoscaler = releases["cluster-autoscaler"].inputs["values"]
+    assert autoscaler["autoDiscovery"]["clusterName"] == stack.outputs["cluster_name"]
+    role_arn = autoscaler["rbac"]["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert role_arn.endswith("cluster-autoscaler")
+
+
+def test_team_namespaces_have_gpu_quota_default_deny_and_scoped_roles(stack: Any) -> None:
+    teams = {t.name: t for t in stack.config.teams}
+    quotas = {
+        q.inputs["metadata"]["namespace"]: q
+        for q in stack.of_type("kubernetes:core/v1:ResourceQuota")
+    }
+    assert set(quotas) == set(teams)
+    for team, quota in quotas.items():
+        assert quota.inputs["spec"]["hard"] == {
+            "requests.nvidia.com/gpu": str(teams[team].gpu_quota)
+        }
+    deny = [
+        p
+        for p in stack.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if p.inputs["metadata"]["name"] == "default-deny"
+    ]
+    assert {p.inputs["metadata"]["namespace"] for p in deny} == set(teams)
+    for policy in deny:
+        assert policy.inputs["spec"]["podSelector"] == {}
+        assert sorted(policy.inputs["spec"]["policyTypes"]) == ["Egress", "Ingress"]
+        assert "ingress" not in policy.inputs["spec"] and "egress" not in policy.inputs["spec"]
+    roles = {r.name: r for r in stack.of_type("aws:iam/role:Role")}
+    for team in teams:
+        trust = json.loads(
+            roles[f"gp-{stack.environment}-team-{team}-workload"].inputs["assumeRolePolicy"]
+        )
+        condition = trust["Statement"][0]["Condition"]["StringEquals"]
+        subjects = [v for k, v in condition.items() if k.endswith(":sub")]
+        assert subjects == [f"system:serviceaccount:{team}:workload"]
+    for policy in stack.of_type("aws:iam/rolePolicy:RolePolicy"):
+        if "-team-" not in policy.name:
+            continue
+        team = policy.name.split("-team-")[1].removesuffix("-workload")
+        document = json.loads(policy.inputs["policy"])
+        read = [s for s in document["Statement"] if s["Sid"] == "ReadTeamSecrets"]
+        assert all(f"-keys-{team}-" in arn for arn in read[0]["Resource"]), policy.urn
+        assert "*" not in json.dumps([s["Resource"] for s in document["Statement"]])
+
+
+def test_budget_alerts_on_thresholds(stack: Any) -> None:
+    (budget,) = stack.of_type("aws:budgets/budget:Budget")
+    assert budget.inputs["limitAmount"] == str(stack.config.budget.monthly_limit_usd)
+    actual = sorted(
+        n["threshold"] for n in budget.inputs["notifications"] if n["notificationType"] == "ACTUAL"
+    )
+    assert actual == sorted(stack.config.budget.thresholds_percent)
+    assert budget.inputs["costFilters"] == [
+        {"name": "TagKeyValue", "values": [f"user:environment${stack.environment}"]}
+    ]
+
+
+def test_outputs_for_deploy_programs(stack: Any) -> None:
+    assert set(OUTPUT_NAMES) <= set(stack.outputs)
+    assert stack.secret_outputs == {"kubeconfig"}
+    kubeconfig = json.loads(stack.outputs["kubeconfig"])
+    assert kubeconfig["users"][0]["user"]["exec"]["command"] == "aws"
+    assert "token" not in json.dumps(kubeconfig["users"][0]["user"]).replace("get-token", "")
+    assert stack.outputs["cluster_name"] == f"goldenpath-{stack.environment}"
+    assert stack.outputs["vector_store_secret_arn"].startswith("arn:aws:secretsmanager:")
+    assert len(stack.outputs["private_subnet_ids"]) == stack.config.az_count
+
+
+def test_prod_stack_builds_under_mocks_in_15_seconds(
+    stack_config: Any, build_from_config: Any
+) -> None:
+    config = stack_config("prod")
+    started = time.perf_counter()
+    built = build_from_config(config)
+    elapsed = time.perf_counter() - started
+    assert len(built.resources) > 100
+    assert elapsed < 15, f"prod stack took {elapsed:.1f}s under mocks"
