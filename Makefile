@@ -31,7 +31,7 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check src tests bench infra
 
 bench: $(STAMP)
-	$(PY) -m bench
+	$(PY) -m bench --check
 
 bake: $(STAMP)
 	$(VENV)/bin/goldenpath bake

@@ -4,65 +4,32 @@ around the service's own routers, in one place."""
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import admin, health
 from .config import DEVELOPMENT_SECRETS, PlatformSettings
 from .context import Platform
 from .errors import install_error_handlers
 from .logs import configure_logging
-from .metrics import ServiceMetrics, instrument
+from .metrics import HttpObservability, ServiceMetrics, expose
 from .releases import ReleaseManager
-from .secrets import SecretStore
-from .security import Authenticator, BodySizeLimit, RateLimiter, hash_key
+from .secrets import SecretStore, secret_fields
+from .security import Authenticator, BodySizeLimit, RateLimiter
 from .tracing import configure_tracing, instrument_app
 
-log = logging.getLogger("service.requests")
+log = logging.getLogger("service.lifecycle")
 
 DomainLifespan = Callable[[FastAPI, Platform], AbstractAsyncContextManager[None]]
 
 
-class RequestLog:
-    """One JSON line per request (method, route, status, duration), outside health probes."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in ("/healthz", "/readyz", "/metrics"):
-            await self.app(scope, receive, send)
-            return
-        started, status = time.perf_counter(), 500
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            log.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
-
-
 def build_platform(settings: PlatformSettings) -> Platform:
+    """Everything the chassis needs, built from settings (secrets fetched and checked here)."""
     secrets = SecretStore(
-        local={"admin_token": settings.admin_token, "api_key": settings.api_key},
+        local=secret_fields(settings),
         prefix=settings.secrets_prefix,
         region=settings.aws_region,
         endpoint_url=settings.aws_endpoint_url,
@@ -70,19 +37,26 @@ def build_platform(settings: PlatformSettings) -> Platform:
         timeout_seconds=settings.outbound_timeout_seconds,
     )
     if settings.environment == "production":
-        secrets.require(["admin_token", "api_key"], DEVELOPMENT_SECRETS)
-    key_hashes = [*settings.api_key_hashes, hash_key(secrets.get("api_key").get_secret_value())]
+        secrets.require(list(settings.production_secrets), DEVELOPMENT_SECRETS)
     releases = ReleaseManager(settings.releases_path, settings.data_dir, settings.kill_switch)
     metrics = ServiceMetrics(settings.service_name, settings.version)
-    metrics.set_active_release(releases.state.active)
-    metrics.kill_switch.set(1 if releases.state.kill_switch else 0)
+
+    def refresh_release_metrics() -> None:  # the CLI may have changed the state file
+        state = releases.state
+        metrics.set_active_release(state.active)
+        metrics.kill_switch.set(1 if state.kill_switch else 0)
+        metrics.canary_weight.set(state.canary_weight if state.canary else 0)
+
+    refresh_release_metrics()
+    metrics.on_scrape(refresh_release_metrics)
     return Platform(
         settings=settings,
         metrics=metrics,
         releases=releases,
         authenticator=Authenticator(
             settings.auth_mode,
-            key_hashes,
+            settings.api_key_hashes,
+            secrets,
             settings.jwt_jwks_url,
             settings.jwt_audience,
             settings.jwt_issuer,
@@ -102,7 +76,10 @@ def create_platform_app(
     """Build the FastAPI app: chassis first, then the service's routers and lifespan."""
     configure_logging(settings.service_name, settings.log_level)
     provider = configure_tracing(
-        settings.service_name, settings.version, settings.otel_exporter_otlp_endpoint
+        settings.service_name,
+        settings.version,
+        settings.otel_exporter_otlp_endpoint,
+        settings.outbound_timeout_seconds,
     )
     platform = build_platform(settings)
 
@@ -126,14 +103,16 @@ def create_platform_app(
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(admin.router)
+    expose(app, platform.metrics)
     for router in routers:
         app.include_router(router)
-    instrument(app, platform.metrics)
-    instrument_app(app, provider)
+    # Middleware added last runs first: OpenTelemetry (outermost, added by instrument_app),
+    # then metrics and the request log, then the body limit, then CORS (off by default).
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"]
         )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestLog)
+    app.add_middleware(HttpObservability, metrics=platform.metrics)
+    instrument_app(app, provider)
     return app

@@ -9,8 +9,10 @@ from __future__ import annotations
 import getpass
 import json
 from collections.abc import Callable
+from typing import Any
 
 import click
+import httpx
 import uvicorn
 
 from .config import PlatformSettings
@@ -18,7 +20,11 @@ from .errors import ServiceError
 from .releases import ReleaseManager
 
 
-def serve_command(app_factory: str, settings_factory: Callable[[], PlatformSettings]) -> click.Command:
+def serve_command(
+    app_factory: str, settings_factory: Callable[[], PlatformSettings]
+) -> click.Command:
+    """`serve`: uvicorn with graceful shutdown (in-flight requests finish on SIGTERM)."""
+
     @click.command("serve")
     @click.option("--host", default=None, help="Bind address (default from HOST: 127.0.0.1).")
     @click.option("--port", default=None, type=int, help="Port (default from PORT: 8000).")
@@ -37,34 +43,98 @@ def serve_command(app_factory: str, settings_factory: Callable[[], PlatformSetti
     return serve
 
 
+class AdminClient:
+    """The same operations as `ReleaseManager`, through a running service's admin API."""
+
+    def __init__(self, url: str, admin_token: str, actor: str, timeout: float) -> None:
+        self._client = httpx.Client(
+            base_url=url.rstrip("/"),
+            headers={"Authorization": f"Bearer {admin_token}", "X-Actor": actor},
+            timeout=timeout,
+        )
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        try:
+            response = self._client.request(method, path, json=body)
+        except httpx.HTTPError as exc:
+            raise click.ClickException(f"{self._client.base_url} unreachable: {exc}") from None
+        if response.status_code >= 400:
+            detail = response.json().get("detail", response.text) if response.content else ""
+            raise click.ClickException(f"{response.status_code}: {detail}")
+        return response.json()
+
+    def status(self) -> dict[str, Any]:
+        return dict(self._call("GET", "/admin/releases"))
+
+    def promote(self, actor: str, reason: str, release_id: str | None = None) -> None:
+        self._call("POST", "/admin/releases/promote", {"reason": reason, "release": release_id})
+
+    def rollback(self, actor: str, reason: str, release_id: str | None = None) -> None:
+        self._call("POST", "/admin/releases/rollback", {"reason": reason, "release": release_id})
+
+    def set_canary(self, release_id: str | None, weight: int, actor: str, reason: str) -> None:
+        body = {"release": release_id, "weight": weight, "reason": reason}
+        self._call("POST", "/admin/releases/canary", body)
+
+    def set_kill_switch(self, enabled: bool, actor: str, reason: str) -> None:
+        self._call("POST", "/admin/kill-switch", {"enabled": enabled, "reason": reason})
+
+    def audit_log(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/admin/releases/audit"))
+
+
+Manager = ReleaseManager | AdminClient
+
+
 def release_group(settings_factory: Callable[[], PlatformSettings]) -> click.Group:
+    actor = f"cli:{getpass.getuser()}"
+
     @click.group("release")
+    @click.option(
+        "--url",
+        envvar="SERVICE_URL",
+        default=None,
+        help="A running service's base URL: change it through its admin API (ADMIN_TOKEN). "
+        "Without it, the state file under DATA_DIR is changed directly.",
+    )
     @click.pass_context
-    def release(ctx: click.Context) -> None:
+    def release(ctx: click.Context, url: str | None) -> None:
         """Inspect and change which release serves traffic (no restart needed)."""
         settings = settings_factory()
-        ctx.obj = ReleaseManager(settings.releases_path, settings.data_dir, settings.kill_switch)
+        if url:
+            token = settings.admin_token.get_secret_value()
+            timeout = settings.outbound_timeout_seconds
+            ctx.obj = AdminClient(url, token, actor, timeout)
+        else:
+            ctx.obj = ReleaseManager(
+                settings.releases_path, settings.data_dir, settings.kill_switch
+            )
 
-    def run(action: Callable[[], None], manager: ReleaseManager) -> None:
+    def run(action: Callable[[], None], manager: Manager) -> None:
         try:
             action()
         except ServiceError as exc:
             raise click.ClickException(exc.detail) from None
         click.echo(json.dumps(manager.status(), indent=2))
 
-    actor = f"cli:{getpass.getuser()}"
-
     @release.command("status")
     @click.pass_obj
-    def status(manager: ReleaseManager) -> None:
+    def status(manager: Manager) -> None:
         """Show the active release, the canary and the kill switch."""
         click.echo(json.dumps(manager.status(), indent=2))
+
+    @release.command("audit")
+    @click.pass_obj
+    def audit(manager: Manager) -> None:
+        """Print the audit log: who changed what, when, why, from and to."""
+        for entry in manager.audit_log():
+            click.echo(json.dumps(entry, sort_keys=True))
 
     @release.command("promote")
     @click.option("--release", "release_id", default=None, help="Default: the canary.")
     @click.option("--reason", required=True)
     @click.pass_obj
-    def promote(manager: ReleaseManager, release_id: str | None, reason: str) -> None:
+    def promote(manager: Manager, release_id: str | None, reason: str) -> None:
         """Make the canary (or --release) the active release."""
         run(lambda: manager.promote(actor, reason, release_id), manager)
 
@@ -72,7 +142,7 @@ def release_group(settings_factory: Callable[[], PlatformSettings]) -> click.Gro
     @click.option("--release", "release_id", default=None, help="Default: the previous one.")
     @click.option("--reason", required=True)
     @click.pass_obj
-    def rollback(manager: ReleaseManager, release_id: str | None, reason: str) -> None:
+    def rollback(manager: Manager, release_id: str | None, reason: str) -> None:
         """Return to the previous active release at once and drop the canary."""
         run(lambda: manager.rollback(actor, reason, release_id), manager)
 
@@ -81,7 +151,7 @@ def release_group(settings_factory: Callable[[], PlatformSettings]) -> click.Gro
     @click.option("--weight", type=click.IntRange(0, 100), required=True)
     @click.option("--reason", required=True)
     @click.pass_obj
-    def set_canary(manager: ReleaseManager, release_id: str, weight: int, reason: str) -> None:
+    def set_canary(manager: Manager, release_id: str, weight: int, reason: str) -> None:
         """Send WEIGHT percent of callers (sticky) to RELEASE_ID."""
         run(lambda: manager.set_canary(release_id, weight, actor, reason), manager)
 
@@ -89,7 +159,7 @@ def release_group(settings_factory: Callable[[], PlatformSettings]) -> click.Gro
     @click.argument("state", type=click.Choice(["on", "off"]))
     @click.option("--reason", required=True)
     @click.pass_obj
-    def kill_switch(manager: ReleaseManager, state: str, reason: str) -> None:
+    def kill_switch(manager: Manager, state: str, reason: str) -> None:
         """Serve the safe fallback instead of the model path (on), or go back (off)."""
         run(lambda: manager.set_kill_switch(state == "on", actor, reason), manager)
 

@@ -6,7 +6,7 @@ Only settings classes read the environment (and `.env`); everything else receive
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +21,10 @@ class PlatformSettings(BaseSettings):
     """Settings of the chassis. Secrets are `SecretStr`: they never print in reprs or logs."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", validate_default=True)
+
+    # Secrets a production service cannot start without; a service adds its own names
+    # (`production_secrets = (*PlatformSettings.production_secrets, "llm_api_key")`).
+    production_secrets: ClassVar[tuple[str, ...]] = ("admin_token", "api_key")
 
     service_name: str = "service"
     version: str = "0.1.0"
@@ -49,7 +53,7 @@ class PlatformSettings(BaseSettings):
     secrets_ttl_seconds: float = Field(default=300.0, gt=0)
 
     # Security baseline.
-    auth_mode: Literal["api-key", "jwt"] = "api-key"
+    auth_mode: Literal["api-key", "jwt"] = "{{ cookiecutter.get("auth", "api-key") }}"
     jwt_jwks_url: str | None = None
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
@@ -70,11 +74,12 @@ class PlatformSettings(BaseSettings):
     def _refuse_development_secrets_in_production(self) -> PlatformSettings:
         if self.environment != "production" or self.secrets_prefix:
             return self  # with a prefix, secrets are checked when fetched at start-up
-        for name, default in DEVELOPMENT_SECRETS.items():
+        for name in self.production_secrets:
             value = getattr(self, name).get_secret_value()
-            if not value or value == default:
+            if not value or value == DEVELOPMENT_SECRETS.get(name):
                 raise ValueError(
                     f"{name.upper()} must be set to a real secret when ENVIRONMENT=production"
+                    " (it is empty or a development default)"
                 )
         return self
 

@@ -6,8 +6,10 @@ caller to a release before the route body runs, and labels logs and traces with 
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from opentelemetry import trace
@@ -16,7 +18,7 @@ from .logs import RELEASE_ID
 from .metrics import ServiceMetrics
 from .releases import Release, ReleaseManager
 from .secrets import SecretStore
-from .security import Authenticator, Caller, RateLimiter, check_admin
+from .security import Authenticator, Caller, RateLimiter, bearer_matches, deny_admin
 
 
 @dataclass
@@ -29,11 +31,13 @@ class Platform:
     authenticator: Authenticator
     limiter: RateLimiter
     secrets: SecretStore
-    readiness: dict[str, object] = field(default_factory=dict)
+    readiness: dict[str, Callable[[], Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class RequestContext:
+    """What a domain route needs to know about the request before it does any work."""
+
     caller: Caller
     release: Release
     track: str
@@ -53,13 +57,20 @@ async def request_context(
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> RequestContext:
-    caller = platform.authenticator.authenticate(authorization, x_api_key)
+    authenticator = platform.authenticator
+    if authenticator.mode == "jwt":  # may fetch the JWKS over HTTP: keep the event loop free
+        caller = await asyncio.to_thread(authenticator.authenticate, authorization, x_api_key)
+    else:
+        caller = authenticator.authenticate(authorization, x_api_key)
     platform.limiter.check(caller.id)
     routed = platform.releases.route(caller.id)
     RELEASE_ID.set(routed.release.id)
-    trace.get_current_span().set_attribute("service.release", routed.release.id)
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.set_attribute("service.release", routed.release.id)
+        span.set_attribute("service.release.track", routed.track)
     platform.metrics.requests_by_release.labels(routed.release.id, routed.track).inc()
-    return RequestContext(caller, routed.release, routed.track, platform.releases.state.kill_switch)
+    return RequestContext(caller, routed.release, routed.track, routed.kill_switch)
 
 
 RequestContextDep = Annotated[RequestContext, Depends(request_context)]
@@ -69,9 +80,20 @@ async def require_admin(
     request: Request,
     platform: PlatformDep,
     authorization: Annotated[str | None, Header()] = None,
+    x_actor: Annotated[str | None, Header(max_length=64)] = None,
 ) -> str:
-    token = platform.secrets.get("admin_token").get_secret_value()
-    return check_admin(authorization, token, request.url.path)
+    """The admin credential, re-read once from the secret store if it may have rotated.
+
+    Returns the actor recorded in the audit log: `admin` or `admin:<X-Actor>`.
+    """
+    secrets = platform.secrets
+    if not bearer_matches(authorization, secrets.get("admin_token").get_secret_value()) and not (
+        secrets.refresh_if_stale("admin_token")
+        and bearer_matches(authorization, secrets.get("admin_token").get_secret_value())
+    ):
+        client = request.client.host if request.client else "-"
+        raise deny_admin(request.url.path, client)
+    return f"admin:{x_actor}" if x_actor else "admin"
 
 
 AdminDep = Annotated[str, Depends(require_admin)]

@@ -7,12 +7,15 @@ stack trace: unexpected errors are logged with their trace id and answered with 
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .redaction import REDACT
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -37,6 +40,10 @@ class BadRequest(ServiceError):
 
 class Unauthorized(ServiceError):
     status, title = 401, "Unauthorized"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail, **extensions)
+        self.headers = {"WWW-Authenticate": "Bearer"}
 
 
 class Forbidden(ServiceError):
@@ -76,19 +83,43 @@ class UpstreamError(ServiceError):
 
 
 def problem(status: int, title: str, detail: str, request: Request, **ext: Any) -> JSONResponse:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    body["instance"] = request.url.path
+    """An RFC 9457 body; every text in it passes the redactor (no secret leaves in an error)."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": REDACT(detail)}
+    body["instance"] = REDACT(request.url.path)
     body.update(ext)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
-def _validation_detail(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
-    errors = []
+def _shown(value: Any) -> str:
+    """The offending value as the caller sent it: short, and redacted."""
+    text = repr(value)
+    return REDACT(text if len(text) <= 80 else text[:77] + "...")
+
+
+def _validation_detail(exc: RequestValidationError) -> tuple[int, str, list[dict[str, Any]]]:
+    """Field, value and what is allowed, for each problem; malformed JSON is a 400."""
+    errors: list[dict[str, Any]] = []
     for error in exc.errors():
-        location = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
-        errors.append({"field": location or "body", "message": error.get("msg", "invalid")})
+        if error.get("type") == "json_invalid":
+            position = error.get("loc", ("body", 0))[-1]
+            reason = (error.get("ctx") or {}).get("error", "invalid JSON")
+            detail = f"the request body is not valid JSON: {reason} at character {position}"
+            return 400, detail, [{"field": "body", "message": detail}]
+        parts = error.get("loc", ())
+        location = ".".join(str(part) for part in parts[1:] if parts and parts[0] == "body")
+        if parts and parts[0] != "body":
+            location = f"{parts[0]} {'.'.join(str(part) for part in parts[1:])}".strip()
+        item: dict[str, Any] = {"field": location or "body", "message": error.get("msg", "")}
+        if error.get("type") not in ("missing", "extra_forbidden") and "input" in error:
+            item["value"] = _shown(error["input"])
+        errors.append(item)
     first = errors[0] if errors else {"field": "body", "message": "invalid request"}
-    return f"{first['field']}: {first['message']}", errors
+    detail = f"{first['field']}: {first['message']}"
+    if "value" in first:
+        detail += f" (got {first['value']})"
+    if len(errors) > 1:
+        detail += f"; and {len(errors) - 1} more problem(s) in `errors`"
+    return 422, detail, errors
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -102,12 +133,19 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        detail, errors = _validation_detail(exc)
-        return problem(422, "Invalid request", detail, request, errors=errors)
+        status, detail, errors = _validation_detail(exc)
+        title = "Malformed JSON" if status == 400 else "Invalid request"
+        return problem(status, title, detail, request, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        response = problem(exc.status_code, str(exc.detail), str(exc.detail), request)
+        title = HTTPStatus(exc.status_code).phrase
+        detail = str(exc.detail)
+        if exc.status_code == 404 and detail == title:
+            detail = f"no route for {request.method} {request.url.path}; see /docs"
+        elif exc.status_code == 405:
+            detail = f"{request.method} is not allowed on {request.url.path}"
+        response = problem(exc.status_code, title, detail, request)
         response.headers.update(exc.headers or {})
         return response
 

@@ -27,9 +27,10 @@ async def readyz(platform: PlatformDep) -> JSONResponse:
     checks: dict[str, str] = {}
     for name, check in platform.readiness.items():
         try:
-            result: Any = await asyncio.to_thread(check) if not inspect.iscoroutinefunction(
-                check
-            ) else await check()  # type: ignore[operator]
+            if inspect.iscoroutinefunction(check):
+                result: Any = await check()
+            else:
+                result = await asyncio.to_thread(check)
             checks[name] = "ok" if result is not False else "failing"
         except Exception as exc:  # a readiness probe reports, it does not raise
             log.warning("readiness check failed", extra={"check": name, "error": repr(exc)})

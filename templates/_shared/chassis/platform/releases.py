@@ -48,6 +48,7 @@ class Routed:
 
     release: Release
     track: str  # "active" or "canary"
+    kill_switch: bool = False
 
 
 class ReleaseManager:
@@ -93,8 +94,8 @@ class ReleaseManager:
         if state.canary and state.canary_weight > 0:
             digest = hashlib.blake2b(f"{caller}:{state.canary}".encode(), digest_size=2)
             if int.from_bytes(digest.digest(), "big") % 100 < state.canary_weight:
-                return Routed(self.releases[state.canary], "canary")
-        return Routed(self.releases[state.active], "active")
+                return Routed(self.releases[state.canary], "canary", state.kill_switch)
+        return Routed(self.releases[state.active], "active", state.kill_switch)
 
     def status(self) -> dict[str, Any]:
         state = self.state

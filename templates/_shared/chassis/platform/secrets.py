@@ -14,11 +14,21 @@ from typing import Any, TypeVar
 import boto3
 from botocore.config import Config
 from pydantic import SecretStr
+from pydantic_settings import BaseSettings
 
 from .errors import Unavailable
 from .redaction import REDACT
 
 T = TypeVar("T")
+
+
+def secret_fields(settings: BaseSettings) -> dict[str, SecretStr]:
+    """Every `SecretStr` setting, by field name: the names the store may fetch from AWS."""
+    return {
+        name: value
+        for name in type(settings).model_fields
+        if isinstance(value := getattr(settings, name), SecretStr)
+    }
 
 
 class SecretRejected(Exception):
@@ -53,7 +63,11 @@ class SecretStore:
         for value in local.values():
             REDACT.add_secret(value.get_secret_value())
 
+    def __repr__(self) -> str:
+        return f"SecretStore(prefix={self._prefix!r}, names={sorted(self._local)})"
+
     def get(self, name: str) -> SecretStr:
+        """The current value of a named secret (cached for the TTL when read from AWS)."""
         if not self._prefix:
             return self._local[name]
         with self._lock:
@@ -82,14 +96,35 @@ class SecretStore:
         for name in names:
             value = self.get(name).get_secret_value()
             if not value or value == defaults.get(name):
-                raise RuntimeError(f"{name.upper()} must be set to a real secret in production")
+                where = f"{self._prefix}/{name}" if self._prefix else name.upper()
+                raise RuntimeError(
+                    f"{where} must be set to a real secret in production"
+                    " (it is empty or a development default)"
+                )
+
+    def refresh_if_stale(self, name: str, min_interval: float = 5.0) -> bool:
+        """Drop a cached value so the next `get` re-reads it, at most once per interval.
+
+        Used when a credential presented by a caller does not match: the secret may have been
+        rotated. The interval stops bad callers from turning into Secrets Manager traffic.
+        """
+        if not self._prefix:
+            return False
+        with self._lock:
+            cached = self._cache.get(name)
+            if cached is None or time.monotonic() - cached[0] < min_interval:
+                return False
+            self._cache.pop(name, None)
+        return True
 
     def _fetch(self, name: str) -> SecretStr:
         secret_id = f"{self._prefix}/{name}"
         try:
             response = self._client.get_secret_value(SecretId=secret_id)
         except Exception as exc:  # boto raises many types; the message must not carry values
-            raise Unavailable(f"secret {secret_id!r} could not be read: {type(exc).__name__}")
+            raise Unavailable(
+                f"secret {secret_id!r} could not be read: {type(exc).__name__}"
+            ) from None
         value = response.get("SecretString") or ""
         REDACT.add_secret(value)
         return SecretStr(value)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,14 +15,17 @@ import jwt
 from limits import parse as parse_limit
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import PayloadTooLarge, RateLimited, Unauthorized
+from .errors import RateLimited, Unauthorized
+from .secrets import SecretStore
 
 log = logging.getLogger(__name__)
 
 
 def hash_key(key: str) -> str:
+    """API keys are compared by SHA-256 digest, so only digests need to be stored."""
     return hashlib.sha256(key.encode()).hexdigest()
 
 
@@ -34,12 +39,18 @@ class Caller:
 
 
 class Authenticator:
-    """Checks `Authorization: Bearer <token>` or `X-API-Key` according to the auth mode."""
+    """Checks `Authorization: Bearer <token>` or `X-API-Key` according to the auth mode.
+
+    API keys: the digests in `API_KEY_HASHES` plus the digest of the `api_key` secret, read
+    through the secret store, so a key rotated in Secrets Manager is picked up: a key that does
+    not match triggers one re-read of the secret (at most every few seconds).
+    """
 
     def __init__(
         self,
         mode: str,
         key_hashes: list[str],
+        secrets: SecretStore | None = None,
         jwks_url: str | None = None,
         audience: str | None = None,
         issuer: str | None = None,
@@ -47,21 +58,38 @@ class Authenticator:
     ) -> None:
         self.mode = mode
         self.key_hashes = frozenset(key_hashes)
+        self.secrets = secrets
         self.audience, self.issuer = audience, issuer
-        self._jwks = jwt.PyJWKClient(jwks_url, timeout=int(timeout)) if jwks_url else None
+        self._jwks = jwt.PyJWKClient(jwks_url, timeout=max(1, int(timeout))) if jwks_url else None
+        self._secret_digest: tuple[str, str] = ("", "")  # (value, digest) of the api_key secret
 
     def authenticate(self, authorization: str | None, api_key: str | None) -> Caller:
         token = api_key
         if authorization and authorization.lower().startswith("bearer "):
             token = authorization[7:].strip()
         if not token:
-            raise Unauthorized("missing credentials: send Authorization: Bearer <token>")
+            raise Unauthorized(
+                "missing credentials: send X-API-Key: <key> or Authorization: Bearer <token>"
+            )
         if self.mode == "jwt":
             return self._verify_jwt(token)
         digest = hash_key(token)
-        if not any(hmac.compare_digest(digest, known) for known in self.key_hashes):
+        if not self._key_known(digest) and not (
+            self.secrets is not None
+            and self.secrets.refresh_if_stale("api_key")
+            and self._key_known(digest)
+        ):
             raise Unauthorized("the API key is not valid")
         return Caller(id=f"key:{digest[:16]}", scheme="api-key", claims={})
+
+    def _key_known(self, digest: str) -> bool:
+        known = list(self.key_hashes)
+        if self.secrets is not None:
+            value = self.secrets.get("api_key").get_secret_value()
+            if value != self._secret_digest[0]:
+                self._secret_digest = (value, hash_key(value))
+            known.append(self._secret_digest[1])
+        return any(hmac.compare_digest(digest, item) for item in known)
 
     def _verify_jwt(self, token: str) -> Caller:
         if self._jwks is None:
@@ -76,17 +104,31 @@ class Authenticator:
                 issuer=self.issuer,
                 options={"require": ["exp", "sub"]},
             )
+        except jwt.PyJWKClientConnectionError:
+            log.warning("JWKS could not be fetched", extra={"reason": "jwks unreachable"})
+            raise Unauthorized("the bearer token could not be checked: JWKS unreachable") from None
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"the bearer token is not valid: {exc}") from None
         return Caller(id=f"sub:{claims['sub']}", scheme="jwt", claims=claims)
 
 
+def bearer_matches(authorization: str | None, expected: str) -> bool:
+    """Constant-time check of `Authorization: Bearer <expected>`."""
+    if not authorization or not authorization.lower().startswith("bearer ") or not expected:
+        return False
+    return hmac.compare_digest(authorization[7:].strip().encode(), expected.encode())
+
+
+def deny_admin(path: str, client: str, reason: str = "bad admin credential") -> Unauthorized:
+    """Log a refused admin call (never the credential) and build the error to raise."""
+    log.warning("admin call denied", extra={"path": path, "client": client, "reason": reason})
+    return Unauthorized("an admin credential is required: Authorization: Bearer <admin token>")
+
+
 def check_admin(authorization: str | None, admin_token: str, path: str) -> str:
     """Admin calls carry the admin token as a bearer token; every refusal is logged."""
-    token = (authorization or "")[7:].strip() if authorization else ""
-    if not token or not hmac.compare_digest(token.encode(), admin_token.encode()):
-        log.warning("admin call denied", extra={"path": path, "reason": "bad admin credential"})
-        raise Unauthorized("an admin credential is required: Authorization: Bearer <admin token>")
+    if not bearer_matches(authorization, admin_token):
+        raise deny_admin(path, "-")
     return "admin"
 
 
@@ -100,8 +142,6 @@ class RateLimiter:
     def check(self, caller_id: str) -> None:
         if not self._limiter.hit(self.rule, caller_id):
             reset_at, _ = self._limiter.get_window_stats(self.rule, caller_id)
-            import time
-
             retry_after = max(1, int(reset_at - time.time()) + 1)
             raise RateLimited(f"rate limit {self.rule} exceeded for this caller", retry_after)
 
@@ -126,15 +166,13 @@ class BodySizeLimit:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise PayloadTooLarge(f"request body over {self.max_bytes} bytes")
+            if seen > self.max_bytes:  # FastAPI re-raises HTTPException from body reading
+                raise HTTPException(413, f"request body over {self.max_bytes} bytes")
             return message
 
         await self.app(scope, counting_receive, send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
-        import json
-
         body = json.dumps(
             {
                 "type": "about:blank",

@@ -23,25 +23,45 @@ from .logs import RELEASE_ID
 _PROVIDER: TracerProvider | None = None
 
 
-def configure_tracing(service: str, version: str, otlp_endpoint: str | None) -> TracerProvider:
-    """Set the process-wide tracer provider once; later calls return the same one."""
+def build_tracer_provider(
+    service: str, version: str, otlp_endpoint: str | None, timeout_seconds: float = 10.0
+) -> TracerProvider:
+    """A provider that exports by OTLP/HTTP only when an endpoint is given."""
+    resource = Resource.create({"service.name": service, "service.version": version})
+    provider = TracerProvider(resource=resource)
+    if otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        exporter = OTLPSpanExporter(
+            endpoint=otlp_endpoint.rstrip("/") + "/v1/traces", timeout=timeout_seconds
+        )
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    return provider
+
+
+def configure_tracing(
+    service: str, version: str, otlp_endpoint: str | None, timeout_seconds: float = 10.0
+) -> TracerProvider:
+    """Set the process-wide tracer provider once; later calls return the same one.
+
+    OpenTelemetry allows one global provider per process, so the first app built wins; tests
+    that need their own exporter add a span processor to the returned provider.
+    """
     global _PROVIDER
     if _PROVIDER is None:
-        resource = Resource.create({"service.name": service, "service.version": version})
-        _PROVIDER = TracerProvider(resource=resource)
-        if otlp_endpoint:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-            exporter = OTLPSpanExporter(endpoint=otlp_endpoint.rstrip("/") + "/v1/traces")
-            _PROVIDER.add_span_processor(BatchSpanProcessor(exporter))
+        _PROVIDER = build_tracer_provider(service, version, otlp_endpoint, timeout_seconds)
         trace.set_tracer_provider(_PROVIDER)
         HTTPXClientInstrumentor().instrument(tracer_provider=_PROVIDER)
     return _PROVIDER
 
 
 def instrument_app(app: FastAPI, provider: TracerProvider) -> None:
+    """One server span per request; no extra spans per ASGI send/receive (they cost time)."""
     FastAPIInstrumentor.instrument_app(
-        app, tracer_provider=provider, excluded_urls="healthz,readyz,metrics"
+        app,
+        tracer_provider=provider,
+        excluded_urls="healthz,readyz,metrics",
+        exclude_spans=["receive", "send"],
     )
 
 
@@ -52,8 +72,9 @@ tracer = trace.get_tracer("goldenpath.platform")
 def genai_span(operation: str, model: str, **attributes: Any) -> Iterator[trace.Span]:
     """A span around a model, retrieval or tool call, with GenAI semantic-convention names.
 
-    `operation` is `gen_ai.operation.name` (chat, embeddings, execute_tool, retrieval).
-    Record usage on the yielded span with `record_usage`.
+    `operation` is `gen_ai.operation.name` (chat, embeddings, execute_tool, retrieval);
+    extra attributes use semantic-convention names, e.g. `**{"gen_ai.tool.name": "refund"}`.
+    Record usage on the yielded span with `record_usage`. An exception marks the span failed.
     """
     with tracer.start_as_current_span(f"{operation} {model}") as span:
         span.set_attribute("gen_ai.operation.name", operation)
@@ -64,6 +85,11 @@ def genai_span(operation: str, model: str, **attributes: Any) -> Iterator[trace.
         yield span
 
 
-def record_usage(span: trace.Span, input_tokens: int, output_tokens: int) -> None:
+def record_usage(
+    span: trace.Span, input_tokens: int, output_tokens: int, response_model: str | None = None
+) -> None:
+    """Token usage (and the model that answered) on a GenAI span."""
     span.set_attribute("gen_ai.usage.input_tokens", input_tokens)
     span.set_attribute("gen_ai.usage.output_tokens", output_tokens)
+    if response_model:
+        span.set_attribute("gen_ai.response.model", response_model)

@@ -1,0 +1,161 @@
+"""Rollback: canary routing, promote and rollback without a restart, audit log, kill switch.
+
+Shared by every goldenpath template (written once in the kit's chassis).
+"""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.platform.cli import release_group
+from {{ cookiecutter.package_name }}.platform.releases import ReleaseManager
+
+
+def manifest(settings) -> dict:
+    return yaml.safe_load(settings.releases_path.read_text(encoding="utf-8"))
+
+
+def other_release(settings) -> str:
+    data = manifest(settings)
+    others = [item["id"] for item in data["releases"] if item["id"] != data["active"]]
+    assert others, "releases.yaml must name at least two releases to roll between"
+    return others[0]
+
+
+def test_manifest_names_model_prompt_and_config(settings) -> None:
+    data = manifest(settings)
+    assert data["active"] in {item["id"] for item in data["releases"]}
+    assert data.get("safe_fallback")
+    for item in data["releases"]:
+        assert item["model"] and item["prompt"] and isinstance(item.get("config", {}), dict)
+
+
+def test_canary_share_is_sticky_and_close_to_its_weight(settings) -> None:
+    manager = ReleaseManager(settings.releases_path, settings.data_dir)
+    manager.set_canary(other_release(settings), 30, "test", "canary at 30 percent")
+    tracks = [manager.route(f"caller-{n}").track for n in range(2000)]
+    assert 0.25 < tracks.count("canary") / len(tracks) < 0.35
+    assert all(manager.route("caller-7").track == tracks[7] for _ in range(20))
+
+
+def test_admin_promote_and_rollback_take_effect_without_restart(
+    client, admin_headers, auth_headers, domain_call, settings
+) -> None:
+    before = client.get("/admin/releases", headers=admin_headers).json()["active"]
+    target = other_release(settings)
+    promoted = client.post(
+        "/admin/releases/promote",
+        json={"release": target, "reason": "new prompt is better"},
+        headers={**admin_headers, "X-Actor": "alice"},
+    )
+    assert promoted.status_code == 200 and promoted.json()["active"] == target
+    response = client.request(**domain_call, headers=auth_headers)
+    assert response.status_code == 200
+    assert 'service_build_info{release="' + target + '"' in client.get("/metrics").text
+    rolled = client.post(
+        "/admin/releases/rollback", json={"reason": "regression seen"}, headers=admin_headers
+    )
+    assert rolled.status_code == 200 and rolled.json()["active"] == before
+    audit = client.get("/admin/releases/audit", headers=admin_headers).json()
+    assert [entry["action"] for entry in audit] == ["promote", "rollback"]
+    assert audit[0]["actor"] == "admin:alice" and audit[0]["reason"] == "new prompt is better"
+    assert audit[0]["from"]["active"] == before and audit[0]["to"]["active"] == target
+    assert audit[0]["at"]
+
+
+def test_state_and_audit_survive_a_restart(settings, admin_headers) -> None:
+    target = other_release(settings)
+    with TestClient(create_app(settings)) as first:
+        first.post("/admin/releases/canary", json={"release": target, "weight": 25,
+                   "reason": "try it"}, headers=admin_headers)  # fmt: skip
+    with TestClient(create_app(settings)) as second:
+        status = second.get("/admin/releases", headers=admin_headers).json()
+        assert status["canary"] == target and status["canary_weight"] == 25
+        assert len(second.get("/admin/releases/audit", headers=admin_headers).json()) == 1
+
+
+def test_cli_changes_reach_the_running_service(client, admin_headers, settings) -> None:
+    cli = release_group(lambda: settings)
+    runner = CliRunner()
+    target = other_release(settings)
+    done = runner.invoke(cli, ["set-canary", target, "--weight", "40", "--reason", "cli try"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output)["canary_weight"] == 40
+    assert client.get("/admin/releases", headers=admin_headers).json()["canary"] == target
+    assert "service_canary_weight_percent 40.0" in client.get("/metrics").text
+    done = runner.invoke(cli, ["promote", "--reason", "canary is healthy"])
+    assert done.exit_code == 0 and json.loads(done.output)["active"] == target
+    done = runner.invoke(cli, ["rollback", "--reason", "back again"])
+    assert done.exit_code == 0, done.output
+    assert client.get("/admin/releases", headers=admin_headers).json()["active"] != target
+    done = runner.invoke(cli, ["status"])
+    assert done.exit_code == 0 and "kill_switch" in done.output
+    audit = runner.invoke(cli, ["audit"]).output.splitlines()
+    assert [json.loads(line)["action"] for line in audit] == ["set-canary", "promote", "rollback"]
+    assert json.loads(audit[0])["actor"].startswith("cli:")
+
+
+def test_cli_refuses_an_unknown_release_in_one_line(settings) -> None:
+    done = CliRunner().invoke(
+        release_group(lambda: settings), ["promote", "--release", "nope", "--reason", "typo"]
+    )
+    assert done.exit_code == 1
+    assert "release='nope' is not in the manifest" in done.output
+
+
+def test_admin_refuses_bad_input_with_problem_json(client, admin_headers) -> None:
+    unknown = client.post("/admin/releases/promote", json={"release": "nope", "reason": "typo"},
+                          headers=admin_headers)  # fmt: skip
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"] == "application/problem+json"
+    assert "release='nope'" in unknown.json()["detail"]
+    bad_weight = client.post("/admin/releases/canary", json={"release": None, "weight": 101,
+                             "reason": "too much"}, headers=admin_headers)  # fmt: skip
+    assert bad_weight.status_code == 422 and "weight" in bad_weight.json()["detail"]
+
+
+def test_kill_switch_serves_the_fallback_and_is_reported(
+    client, admin_headers, auth_headers, domain_call
+) -> None:
+    on = client.post("/admin/kill-switch", json={"enabled": True, "reason": "bad answers"},
+                     headers=admin_headers)  # fmt: skip
+    assert on.status_code == 200 and on.json()["kill_switch"] is True
+    response = client.request(**domain_call, headers=auth_headers)
+    assert response.status_code == 200
+    assert response.json().get("fallback") is True
+    assert client.get("/readyz").json()["kill_switch"] is True
+    assert "service_kill_switch_active 1.0" in client.get("/metrics").text
+    off = client.post("/admin/kill-switch", json={"enabled": False, "reason": "fixed"},
+                      headers=admin_headers)  # fmt: skip
+    assert off.json()["kill_switch"] is False
+    assert client.request(**domain_call, headers=auth_headers).json().get("fallback") is not True
+
+
+def test_kill_switch_setting_forces_safe_mode(settings, auth_headers, domain_call) -> None:
+    with TestClient(create_app(settings.model_copy(update={"kill_switch": True}))) as client:
+        response = client.request(**domain_call, headers=auth_headers)
+        assert response.status_code == 200 and response.json().get("fallback") is True
+        assert client.get("/readyz").json()["kill_switch"] is True
+
+
+def test_admin_calls_need_the_admin_credential_and_denials_are_logged(
+    capsys, settings, auth_headers
+) -> None:
+    with TestClient(create_app(settings)) as client:
+        for headers in ({}, auth_headers, {"Authorization": "Bearer wrong-token"}):
+            denied = client.post("/admin/kill-switch", json={"enabled": True,
+                                 "reason": "not allowed"}, headers=headers)  # fmt: skip
+            assert denied.status_code == 401
+            assert denied.headers["content-type"] == "application/problem+json"
+        assert client.get("/admin/releases").status_code == 401
+    denials = [
+        json.loads(line)
+        for line in capsys.readouterr().err.splitlines()
+        if '"admin call denied"' in line
+    ]
+    assert len(denials) == 4 and all(d["path"].startswith("/admin/") for d in denials)

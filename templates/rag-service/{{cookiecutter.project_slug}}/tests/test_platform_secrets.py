@@ -1,0 +1,1 @@
+{% include "chassis/tests/test_platform_secrets.py" %}
