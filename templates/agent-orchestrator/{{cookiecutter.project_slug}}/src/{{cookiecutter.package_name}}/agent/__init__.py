@@ -1,0 +1,1 @@
+"""The agent: a LangGraph graph (graph.py) of a planner and a tool registry, with typed state."""

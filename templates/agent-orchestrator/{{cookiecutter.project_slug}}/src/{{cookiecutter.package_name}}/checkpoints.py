@@ -1,0 +1,128 @@
+{%- if cookiecutter.checkpointer == "postgres" -%}
+"""Where agent state lives: LangGraph checkpoints and the audit log in PostgreSQL.
+
+With DATABASE_URL unset the service starts an embedded PostgreSQL (the pgserver wheel) under
+data_dir, on a Unix socket only; in production DATABASE_URL points at Aurora. Either way the
+same `PostgresSaver` and tables are used, so a paused run resumes on any replica.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.postgres import PostgresSaver
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from .audit import AuditLog
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Checkpoints:
+    """The checkpointer the graph compiles with, and the audit log beside it."""
+
+    saver: BaseCheckpointSaver
+    audit: AuditLog
+    pool: ConnectionPool
+
+    def ping(self) -> bool:
+        with self.pool.connection(timeout=5) as conn:
+            return conn.execute("SELECT 1").fetchone() is not None
+
+
+@contextmanager
+def embedded_postgres(pgdata: Path) -> Iterator[str]:
+    """Start (or join) a local PostgreSQL in `pgdata`; stop it when the last user leaves."""
+    import pgserver  # only needed without DATABASE_URL
+
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    log.info("embedded postgres started", extra={"pgdata": str(pgdata)})
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
+@contextmanager
+def open_checkpoints(settings: Settings) -> Iterator[Checkpoints]:
+    with ExitStack() as stack:
+        if settings.database_url is not None:
+            url = settings.database_url.get_secret_value()
+        else:
+            url = stack.enter_context(embedded_postgres(settings.data_dir / "postgres"))
+        pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=settings.database_pool_size,
+            # What PostgresSaver needs: autocommit, dict rows, no server-side prepares (PgBouncer).
+            kwargs={"autocommit": True, "prepare_threshold": None, "row_factory": dict_row},
+            open=True,
+            name="checkpoints",
+        )
+        stack.callback(pool.close)
+        pool.wait(timeout=30)
+        saver = PostgresSaver(pool)  # type: ignore[arg-type]
+        saver.setup()
+        yield Checkpoints(saver=saver, audit=AuditLog(pool), pool=pool)
+{%- else -%}
+"""Where agent state lives: LangGraph checkpoints and the audit log in one SQLite file.
+
+SQLite keeps a single replica's runs across restarts; it cannot share a paused run between
+replicas (choose checkpointer=postgres for that).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import ExitStack, closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+from .audit import AuditLog
+from .settings import Settings
+
+
+@dataclass(frozen=True)
+class Checkpoints:
+    """The checkpointer the graph compiles with, and the audit log beside it."""
+
+    saver: BaseCheckpointSaver
+    audit: AuditLog
+    path: Path
+
+    def ping(self) -> bool:
+        with closing(sqlite3.connect(self.path)) as conn:
+            return conn.execute("SELECT 1").fetchone() is not None
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA busy_timeout=5000")
+    return conn
+
+
+@contextmanager
+def open_checkpoints(settings: Settings) -> Iterator[Checkpoints]:
+    path = settings.checkpoint_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        saver_conn = stack.enter_context(closing(_connect(path)))
+        audit_conn = stack.enter_context(closing(_connect(path)))
+        saver = SqliteSaver(saver_conn)
+        saver.setup()
+        yield Checkpoints(saver=saver, audit=AuditLog(audit_conn), path=path)
+{%- endif %}

@@ -1,0 +1,320 @@
+"""Shared fixtures: the chassis's contract (settings, app, client, auth_headers, admin_headers,
+domain_call) and the agent's own: example tasks, the example system
+{%- if cookiecutter.checkpointer == "postgres" %},
+one PostgreSQL per session{% endif %}
+{%- if cookiecutter.llm != "scripted" %},
+a local {{ "OpenAI-compatible" if cookiecutter.llm == "openai-compatible" else "Bedrock Converse" }} model server on 127.0.0.1{% endif %}."""
+
+from __future__ import annotations
+
+{% if cookiecutter.llm != "scripted" -%}
+import json
+import threading
+{% endif -%}
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+{%- if cookiecutter.llm != "scripted" %}
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+{%- endif %}
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from {{ cookiecutter.package_name }}.agent.systems import open_system
+from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Example:
+    """A task and the tool calls (name, args) a planner makes for it, in order."""
+
+    task: str
+    calls: list[tuple[str, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Examples:
+    lookup: Example  # one safe read
+    several: Example  # three reads, one per planner step
+    risky: Example  # one risky write
+    unknown: Example  # a read of something the system does not have (a tool error)
+    lookup_tool: str
+    risky_tool: str
+
+{% if cookiecutter.tool_set == "ops" %}
+EXAMPLES = Examples(
+    lookup=Example(
+        "What is the status of checkout?", [("service_status", {"service": "checkout"})]
+    ),
+    several=Example(
+        "Report the status of checkout, payments and search.",
+        [("service_status", {"service": name}) for name in ("checkout", "payments", "search")],
+    ),
+    risky=Example(
+        "Please scale checkout to 5",
+        [("scale_deployment", {"service": "checkout", "replicas": 5})],
+    ),
+    unknown=Example("What is the status of billing?", [("service_status", {"service": "billing"})]),
+    lookup_tool="service_status",
+    risky_tool="scale_deployment",
+)  # fmt: skip
+
+
+def _risky_done(system: Any) -> bool:
+    return bool(system.get("checkout")["replicas"] == 5)
+{%- else %}
+EXAMPLES = Examples(
+    lookup=Example("Where is order A-1002?", [("lookup_order", {"order_id": "A-1002"})]),
+    several=Example(
+        "Compare order A-1001, order A-1002 and order A-1003.",
+        [("lookup_order", {"order_id": oid}) for oid in ("A-1001", "A-1002", "A-1003")],
+    ),
+    risky=Example(
+        "Please refund 20 on order A-1001",
+        [("issue_refund",
+          {"order_id": "A-1001", "reason": "requested by customer", "amount": 20.0})],
+    ),
+    unknown=Example("Where is order Z-9999?", [("lookup_order", {"order_id": "Z-9999"})]),
+    lookup_tool="lookup_order",
+    risky_tool="issue_refund",
+)  # fmt: skip
+
+
+def _risky_done(system: Any) -> bool:
+    return bool(system.get("A-1001")["refunded"] == 20.0)
+{%- endif %}
+{%- if cookiecutter.llm != "scripted" %}
+
+
+class ModelServer:
+    """A stand-in model endpoint on 127.0.0.1 speaking the real wire format over real HTTP.
+
+    It behaves like a model that knows the example tasks: for the latest user task it asks
+    for that example's tool calls, one per turn, then answers quoting the last tool result.
+    `fail_next` answers that many requests with HTTP 500; `requests` keeps every body.
+    """
+
+    def __init__(self) -> None:
+        self.scripts = {
+            ex.task: ex.calls
+            for ex in (EXAMPLES.lookup, EXAMPLES.several, EXAMPLES.risky, EXAMPLES.unknown)
+        }
+        self.requests: list[dict[str, Any]] = []
+        self.fail_next = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.requests.append({"path": self.path, "body": body})
+                if server.fail_next > 0:
+                    server.fail_next -= 1
+                    status, reply = 500, {"message": "model server overloaded"}
+                else:
+                    status, reply = 200, server.reply(self.path, body)
+                data = json.dumps(reply).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def next_step(self, task: str, results: list[str]) -> tuple[str, dict[str, Any]] | str:
+        calls = self.scripts.get(task)
+        if calls is None:
+            return "I can only help with the example tasks."
+        if len(results) < len(calls):
+            return calls[len(results)]
+        return f"Done. Last result: {results[-1]}"
+{%- if cookiecutter.llm == "openai-compatible" %}
+
+    def reply(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        assert path == "/v1/chat/completions", path
+        messages = body["messages"]
+        start = max(i for i, m in enumerate(messages) if m["role"] == "user")
+        results = [str(m["content"]) for m in messages[start + 1 :] if m["role"] == "tool"]
+        step = self.next_step(messages[start]["content"], results)
+        if isinstance(step, str):
+            message: dict[str, Any] = {"role": "assistant", "content": step}
+            finish = "stop"
+        else:
+            name, args = step
+            call = {"id": f"call_{len(messages)}", "type": "function",
+                    "function": {"name": name, "arguments": json.dumps(args)}}  # fmt: skip
+            message = {"role": "assistant", "content": None, "tool_calls": [call]}
+            finish = "tool_calls"
+        return {
+            "id": f"chatcmpl-{len(self.requests)}",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body["model"],
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "usage": {"prompt_tokens": 42, "completion_tokens": 7, "total_tokens": 49},
+        }
+{%- else %}
+
+    def reply(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        assert path.startswith("/model/") and path.endswith("/converse"), path
+        messages = body["messages"]
+        start = max(
+            i for i, m in enumerate(messages)
+            if m["role"] == "user" and any("text" in block for block in m["content"])
+        )  # fmt: skip
+        results = [
+            "".join(
+                part.get("text") or json.dumps(part.get("json"))
+                for part in block["toolResult"]["content"]
+            )
+            for m in messages[start + 1 :]
+            for block in m["content"]
+            if "toolResult" in block
+        ]
+        task = next(block["text"] for block in messages[start]["content"] if "text" in block)
+        step = self.next_step(task, results)
+        if isinstance(step, str):
+            content: list[dict[str, Any]] = [{"text": step}]
+            stop = "end_turn"
+        else:
+            name, args = step
+            content = [{"toolUse": {"toolUseId": f"tooluse_{len(messages)}", "name": name,
+                                    "input": args}}]  # fmt: skip
+            stop = "tool_use"
+        return {
+            "output": {"message": {"role": "assistant", "content": content}},
+            "stopReason": stop,
+            "usage": {"inputTokens": 42, "outputTokens": 7, "totalTokens": 49},
+            "metrics": {"latencyMs": 3},
+        }
+{%- endif %}
+
+    def __enter__(self) -> ModelServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def model_server() -> Iterator[ModelServer]:
+    with ModelServer() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _model_server_state(model_server: ModelServer) -> Iterator[None]:
+    model_server.fail_next = 0
+    yield
+    model_server.fail_next = 0
+{%- endif %}
+{%- if cookiecutter.llm == "bedrock" %}
+
+
+@pytest.fixture(autouse=True)
+def _aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore signs every request; these keys only ever reach the local model server."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+{%- endif %}
+{%- if cookiecutter.checkpointer == "postgres" %}
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real PostgreSQL (pgserver, Unix socket only) for the whole session."""
+    import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+{%- endif %}
+
+
+@pytest.fixture
+def examples() -> Examples:
+    return EXAMPLES
+
+
+@pytest.fixture
+def risky_done() -> Callable[[Any], bool]:
+    """Whether the risky example really changed the system (its record, read back)."""
+    return _risky_done
+
+
+@pytest.fixture
+def settings(
+    tmp_path: Path,
+{%- if cookiecutter.checkpointer == "postgres" %}
+    postgres_url: str,
+{%- endif %}
+{%- if cookiecutter.llm != "scripted" %}
+    model_server: ModelServer,
+{%- endif %}
+) -> Settings:
+    return Settings(
+        environment="test",
+        data_dir=tmp_path,
+        releases_path=ROOT / "releases.yaml",
+        model_max_retries=0,
+{%- if cookiecutter.checkpointer == "postgres" %}
+        database_url=postgres_url,
+        database_pool_size=4,
+{%- endif %}
+{%- if cookiecutter.llm == "openai-compatible" %}
+        openai_base_url=f"{model_server.url}/v1",
+{%- elif cookiecutter.llm == "bedrock" %}
+        bedrock_endpoint_url=model_server.url,
+{%- endif %}
+    )
+
+
+@pytest.fixture
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def auth_headers() -> dict[str, str]:
+    return {"X-API-Key": "dev-api-key"}
+
+
+@pytest.fixture
+def admin_headers() -> dict[str, str]:
+    return {"Authorization": "Bearer dev-admin-token"}
+
+
+@pytest.fixture
+def domain_call() -> dict[str, Any]:
+    """One cheap run through the planner and one real tool call."""
+    return {"method": "POST", "url": "/v1/runs", "json": {"task": EXAMPLES.lookup.task}}
+
+
+@pytest.fixture
+def system(settings: Settings) -> Iterator[Any]:
+    """The example system as the service sees it (same file under data_dir)."""
+    opened = open_system(settings.system_path)
+    yield opened
+    opened.close()
