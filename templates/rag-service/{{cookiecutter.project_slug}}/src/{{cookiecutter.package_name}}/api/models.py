@@ -1,0 +1,65 @@
+"""Request bodies: validation here gives a 422 problem naming the field and what is allowed."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+TENANT = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+FILTER_KEYS = ("source", "title", "heading", "content_type")
+MAX_TOP_K = 20
+
+
+class QueryRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(min_length=1, description="Up to MAX_QUESTION_CHARS characters.")
+    tenant: str = Field(pattern=TENANT)
+    top_k: int | None = Field(default=None, ge=1, le=MAX_TOP_K, description="Default: release.")
+    filters: dict[str, str] = Field(
+        default_factory=dict, description=f"Exact match on chunk metadata: {', '.join(FILTER_KEYS)}"
+    )
+
+    @field_validator("filters")
+    @classmethod
+    def _known_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(FILTER_KEYS))
+        if unknown:
+            raise ValueError(f"unknown filter keys {unknown}; allowed: {list(FILTER_KEYS)}")
+        return value
+
+
+class DocumentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source: str = Field(min_length=1, max_length=1024, description="Identifies it in the tenant.")
+    text: str | None = Field(default=None, description="Text, Markdown or HTML content.")
+    content_base64: str | None = Field(default=None, description="Any supported file, base64.")
+    content_type: str | None = Field(default=None, description="Default: from the extension.")
+
+    @model_validator(mode="after")
+    def _one_content(self) -> DocumentIn:
+        if (self.text is None) == (self.content_base64 is None):
+            raise ValueError("give exactly one of text or content_base64")
+        return self
+
+    def data(self) -> bytes:
+        if self.text is not None:
+            return self.text.encode("utf-8")
+        try:
+            return base64.b64decode(self.content_base64 or "", validate=True)
+        except binascii.Error:
+            return b""  # reported as an empty document, skipped with its reason
+
+
+class IngestRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tenant: str = Field(pattern=TENANT)
+    documents: list[DocumentIn] = Field(default_factory=list, max_length=500)
+    s3_uri: str | None = Field(default=None, pattern=r"^s3://[a-z0-9.-]{3,63}(/.*)?$")
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> IngestRequest:
+        if bool(self.documents) == bool(self.s3_uri):
+            raise ValueError("give either documents or s3_uri")
+        return self

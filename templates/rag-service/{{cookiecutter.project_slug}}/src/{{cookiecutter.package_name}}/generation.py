@@ -1,0 +1,261 @@
+"""Answers from retrieved chunks: `extractive` (offline: quotes the best-supported sentences,
+each cited), or a chat model behind an OpenAI-compatible endpoint or Bedrock, prompted with
+the release's versioned prompt template."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .embeddings import _require, bedrock_runtime_client
+from .platform.errors import UpstreamError
+from .platform.metrics import ServiceMetrics
+from .platform.releases import Release
+from .platform.tracing import genai_span, record_usage
+from .settings import Settings
+from .store import Hit
+
+EXTRACTIVE_LABEL = "Extractive answer: sentences quoted from your documents; nothing generated."
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|\n+")
+_WORD = re.compile(r"[a-z0-9]+")
+_CITATION = re.compile(r"\[(\d{1,2})\]")
+STOPWORDS = frozenset(
+    re.split(
+        r"\s+",
+        "a an and are as at be by can do does for from has have how i if in is it its may me my "
+        "must of on or our should so than that the their then there these this to was we what "
+        "when where which who why will with you your",
+    )
+)
+
+
+@dataclass(frozen=True)
+class Citation:
+    index: int
+    document: str
+    title: str
+    chunk: int
+    chunk_id: int
+    score: float
+    snippet: str
+    heading: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+@dataclass
+class Answer:
+    text: str
+    citations: list[Citation]
+    mode: str
+    model: str
+    label: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class Generator(Protocol):
+    mode: str
+
+    def generate(self, question: str, hits: list[Hit], release: Release) -> Answer: ...
+
+    def stream(self, question: str, hits: list[Hit], release: Release) -> Iterator[str | Answer]:
+        """Text pieces as they are produced, then the complete Answer last."""
+        ...
+
+
+def terms(text: str) -> set[str]:
+    """Content words, lightly stemmed: the unit of lexical support."""
+    return {_stem(word) for word in _WORD.findall(text.lower()) if word not in STOPWORDS}
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences worth quoting: no headings, no fragments under four words."""
+    found = []
+    for piece in _SENTENCE_END.split(text):
+        piece = piece.strip().lstrip("-*• ").strip()
+        if piece and not piece.startswith("#") and len(piece.split()) >= 4:
+            found.append(piece)
+    return found
+
+
+def citation_for(index: int, hit: Hit) -> Citation:
+    snippet = hit.text if len(hit.text) <= 240 else hit.text[:237].rstrip() + "..."
+    return Citation(
+        index=index,
+        document=hit.source,
+        title=hit.title,
+        chunk=hit.chunk_index,
+        chunk_id=hit.chunk_id,
+        score=round(hit.score, 4),
+        snippet=snippet,
+        heading=str(hit.metadata.get("heading", "")),
+    )
+
+
+class ExtractiveGenerator:
+    """Picks the sentences sharing the most content words with the question, weighted by
+    the chunk's similarity; every sentence carries the citation of the chunk it came from."""
+
+    mode = "extractive"
+
+    def generate(self, question: str, hits: list[Hit], release: Release) -> Answer:
+        limit = int(release.config.get("max_answer_sentences", 3))
+        wanted = terms(question)
+        scored: list[tuple[float, int, int, str]] = []
+        for rank, hit in enumerate(hits):
+            for position, sentence in enumerate(sentences(hit.text)):
+                overlap = len(wanted & terms(sentence))
+                if overlap:
+                    scored.append((overlap * (0.5 + hit.score), rank, position, sentence))
+        scored.sort(key=lambda item: (-item[0], item[1], item[2]))
+        chosen = sorted(scored[:limit], key=lambda item: (item[1], item[2]))
+        if not chosen and hits:
+            first = sentences(hits[0].text) or [hits[0].text.strip()]
+            chosen = [(0.0, 0, 0, first[0])]
+        numbers: dict[int, int] = {}
+        parts = []
+        seen: set[str] = set()
+        for _, rank, _, sentence in chosen:
+            if sentence in seen:
+                continue
+            seen.add(sentence)
+            number = numbers.setdefault(rank, len(numbers) + 1)
+            parts.append(f"{sentence} [{number}]")
+        citations = [citation_for(number, hits[rank]) for rank, number in numbers.items()]
+        return Answer(" ".join(parts), citations, self.mode, "extractive", EXTRACTIVE_LABEL)
+
+    def stream(self, question: str, hits: list[Hit], release: Release) -> Iterator[str | Answer]:
+        answer = self.generate(question, hits, release)
+        words = answer.text.split(" ")
+        for position, word in enumerate(words):
+            yield word if position == 0 else " " + word
+        yield answer
+
+
+def build_context(hits: list[Hit]) -> str:
+    blocks = []
+    for number, hit in enumerate(hits, start=1):
+        heading = hit.metadata.get("heading")
+        where = f"{hit.source} > {heading}" if heading else hit.source
+        blocks.append(f"[{number}] ({where})\n{hit.text}")
+    return "\n\n".join(blocks)
+
+
+def _text_of(message: Any) -> str:
+    content = message.content
+    if isinstance(content, str):
+        return content
+    return "".join(
+        part.get("text", "") for part in content if isinstance(part, dict)
+    )  # Bedrock returns content blocks
+
+
+class ChatGenerator:
+    """A LangChain chat model: the release names the model and carries the prompt template
+    (`{context}` is replaced by the numbered chunks; the question is the user message)."""
+
+    def __init__(self, mode: str, settings: Settings, metrics: ServiceMetrics) -> None:
+        self.mode, self.settings, self.metrics = mode, settings, metrics
+        self._models: dict[str, Any] = {}
+
+    def _model(self, name: str) -> Any:
+        if name not in self._models:
+            settings = self.settings
+            if self.mode == "openai-compatible":
+                langchain_openai = _require("langchain_openai", "langchain-openai")
+                self._models[name] = langchain_openai.ChatOpenAI(
+                    model=name,
+                    base_url=settings.openai_base_url,
+                    api_key=settings.openai_api_key,
+                    temperature=settings.llm_temperature,
+                    max_completion_tokens=settings.llm_max_tokens,
+                    timeout=settings.outbound_timeout_seconds,
+                    max_retries=2,
+                    stream_usage=True,
+                )
+            else:
+                langchain_aws = _require("langchain_aws", "langchain-aws")
+                self._models[name] = langchain_aws.ChatBedrockConverse(
+                    model=name,
+                    client=bedrock_runtime_client(settings),
+                    region_name=settings.aws_region,
+                    temperature=settings.llm_temperature,
+                    max_tokens=settings.llm_max_tokens,
+                )
+        return self._models[name]
+
+    def _messages(self, question: str, hits: list[Hit], release: Release) -> list[Any]:
+        from langchain_core.messages import HumanMessage, SystemMessage
+
+        system = release.prompt.replace("{context}", build_context(hits))
+        return [SystemMessage(system), HumanMessage(question)]
+
+    def _answer(self, text: str, hits: list[Hit], release: Release, usage: Any) -> Answer:
+        cited = sorted({int(n) for n in _CITATION.findall(text) if 0 < int(n) <= len(hits)})
+        numbers = cited or list(range(1, len(hits) + 1))
+        citations = [citation_for(n, hits[n - 1]) for n in numbers]
+        usage = usage or {}
+        answer = Answer(
+            text.strip(), citations, self.mode, release.model,
+            input_tokens=int(usage.get("input_tokens", 0)),
+            output_tokens=int(usage.get("output_tokens", 0)),
+        )  # fmt: skip
+        self.metrics.tokens.labels(release.model, "input", release.id).inc(answer.input_tokens)
+        self.metrics.tokens.labels(release.model, "output", release.id).inc(answer.output_tokens)
+        return answer
+
+    def generate(self, question: str, hits: list[Hit], release: Release) -> Answer:
+        started = time.perf_counter()
+        with genai_span("chat", release.model, **{"gen_ai.system": self.mode}) as span:
+            try:
+                message = self._model(release.model).invoke(
+                    self._messages(question, hits, release)
+                )
+            except Exception as exc:  # provider errors vary; one typed error leaves here
+                raise UpstreamError(f"{self.mode} model {release.model} failed: {exc}") from exc
+            answer = self._answer(_text_of(message), hits, release, message.usage_metadata)
+            record_usage(span, answer.input_tokens, answer.output_tokens)
+        self.metrics.model_latency.labels("chat", release.model).observe(
+            time.perf_counter() - started
+        )
+        return answer
+
+    def stream(self, question: str, hits: list[Hit], release: Release) -> Iterator[str | Answer]:
+        parts: list[str] = []
+        usage: dict[str, int] = {}
+        with genai_span("chat", release.model, **{"gen_ai.system": self.mode}) as span:
+            try:
+                for chunk in self._model(release.model).stream(
+                    self._messages(question, hits, release)
+                ):
+                    piece = _text_of(chunk)
+                    if chunk.usage_metadata:
+                        for key in ("input_tokens", "output_tokens"):
+                            usage[key] = usage.get(key, 0) + chunk.usage_metadata.get(key, 0)
+                    if piece:
+                        parts.append(piece)
+                        yield piece
+            except Exception as exc:
+                raise UpstreamError(f"{self.mode} model {release.model} failed: {exc}") from exc
+            answer = self._answer("".join(parts), hits, release, usage)
+            record_usage(span, answer.input_tokens, answer.output_tokens)
+        yield answer
+
+
+def build_generator(settings: Settings, metrics: ServiceMetrics) -> Generator:
+    if settings.generation_mode == "extractive":
+        return ExtractiveGenerator()
+    return ChatGenerator(settings.generation_mode, settings, metrics)

@@ -1,0 +1,55 @@
+"""Question to relevant chunks: embed, search one tenant (vector, or hybrid with full-text),
+keep chunks above the relevance threshold, and drop chunks that carry injected instructions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import Counter
+
+from .embeddings import Embedder
+from .guardrails import screen
+from .platform.errors import NotFound
+from .store import Hit, Store
+
+CANDIDATE_SLACK = 4  # extra rows fetched so dropped chunks can be replaced
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    hits: list[Hit]
+    below_threshold: int
+    flagged: int
+
+
+class Retriever:
+    def __init__(self, store: Store, embedder: Embedder, hybrid: bool, flagged: Counter) -> None:
+        self.store, self.embedder, self.hybrid, self._flagged = store, embedder, hybrid, flagged
+
+    def retrieve(
+        self,
+        tenant: str,
+        question: str,
+        top_k: int,
+        min_score: float,
+        filters: dict[str, str] | None = None,
+    ) -> Retrieved:
+        vector = self.embedder.embed_query(question)
+        candidates = self.store.search(
+            tenant, vector, top_k + CANDIDATE_SLACK, filters, question if self.hybrid else None
+        )
+        if not candidates and not self.store.tenant_exists(tenant):
+            raise NotFound(f"tenant={tenant!r} has no documents: ingest some first", tenant=tenant)
+        kept: list[Hit] = []
+        below = flagged = 0
+        for hit in candidates:
+            if hit.score < min_score:
+                below += 1
+                continue
+            verdict = screen(hit.text)
+            if verdict.flagged:
+                flagged += 1
+                self._flagged.labels(verdict.category).inc()
+                continue
+            kept.append(hit)
+        return Retrieved(kept[:top_k], below, flagged)

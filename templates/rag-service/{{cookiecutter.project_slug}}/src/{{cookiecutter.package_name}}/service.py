@@ -1,0 +1,365 @@
+"""The RAG service: ingestion into the store, and questions answered from one tenant's
+documents with citations. Routes and the CLI call this; it calls the store and the models."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+
+from .cache import AnswerCache
+from .chunking import Chunk, Chunker
+from .embeddings import Embedder, build_embedder
+from .generation import Answer, Generator, build_generator
+from .guardrails import redact_pii, screen
+from .ingest import IngestReport, ParsedDocument, RawDocument, SkipDocument, parse
+from .platform.context import Platform
+from .platform.errors import BadRequest, Forbidden, Unprocessable
+from .platform.metrics import ServiceMetrics
+from .platform.releases import Release
+from .platform.security import Caller
+from .retrieval import Retriever
+from .settings import Settings
+from .store import EmbeddedPostgres, Store
+
+log = logging.getLogger(__name__)
+DEFAULT_REFUSAL = "I don't know: none of the documents available to you answers that question."
+Progress = Callable[[str], None]
+
+
+@dataclass
+class _Pending:
+    document: ParsedDocument
+    content_hash: str
+    chunks: list[Chunk]
+
+
+class RagService:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        embedder: Embedder,
+        generator: Generator,
+        metrics: ServiceMetrics,
+    ) -> None:
+        self.settings, self.store, self.embedder, self.generator = (
+            settings, store, embedder, generator
+        )  # fmt: skip
+        self.chunker = Chunker(settings.chunk_size, settings.chunk_overlap)
+        self.cache = AnswerCache(settings.cache_entries)
+        self.documents_total = metrics.counter(
+            "rag_documents_total", "Documents seen by ingestion, by outcome.", ["outcome"]
+        )
+        self.flagged_chunks = metrics.counter(
+            "rag_flagged_chunks_total", "Retrieved chunks dropped by injection screening.",
+            ["category"],
+        )  # fmt: skip
+        self.flagged_questions = metrics.counter(
+            "rag_flagged_questions_total", "Questions refused by injection screening.",
+            ["category"],
+        )  # fmt: skip
+        self.answers_total = metrics.counter(
+            "rag_answers_total", "Answers by outcome (answered, refused, cached, fallback).",
+            ["outcome"],
+        )  # fmt: skip
+        self.retrieval_seconds = metrics.histogram(
+            "rag_retrieval_duration_seconds", "Embedding the question and searching the store."
+        )
+        self.retriever = Retriever(store, embedder, settings.hybrid_search, self.flagged_chunks)
+
+    # -- ingestion ---------------------------------------------------------------------------
+    def ingest(
+        self,
+        tenant: str,
+        documents: Iterable[RawDocument | tuple[str, str]],
+        progress: Progress | None = None,
+        batch_chunks: int = 256,
+    ) -> IngestReport:
+        """Parse, chunk, embed in large batches and write each document in its own
+        transaction; writing overlaps with embedding the next batch."""
+        report = IngestReport()
+        writes: queue.Queue[tuple[_Pending, Any] | None] = queue.Queue(maxsize=2)
+        writer = threading.Thread(target=self._write_loop, args=(tenant, writes, report, progress))
+        writer.start()
+        batch: list[_Pending] = []
+        try:
+            for item in documents:
+                pending = self._prepare(tenant, item, report, progress)
+                if pending is None:
+                    continue
+                batch.append(pending)
+                if sum(len(p.chunks) for p in batch) >= batch_chunks:
+                    self._embed_and_queue(batch, writes)
+                    batch = []
+            if batch:
+                self._embed_and_queue(batch, writes)
+        finally:
+            writes.put(None)
+            writer.join()
+        if report.ingested or report.replaced:
+            self.cache.invalidate_tenant(tenant)
+        for outcome in ("ingested", "replaced", "unchanged", "skipped"):
+            self.documents_total.labels(outcome).inc(len(getattr(report, outcome)))
+        log.info("ingestion finished", extra={"tenant": tenant, **report.counts()})
+        return report
+
+    def _prepare(
+        self,
+        tenant: str,
+        item: RawDocument | tuple[str, str],
+        report: IngestReport,
+        progress: Progress | None,
+    ) -> _Pending | None:
+        if isinstance(item, tuple):
+            report.skipped.append({"source": item[0], "reason": item[1]})
+            return self._done(item[0], progress)
+        try:
+            document = parse(item)
+        except SkipDocument as exc:
+            report.skipped.append({"source": item.source, "reason": str(exc)})
+            return self._done(item.source, progress)
+        digest = self._content_hash(item.data)
+        if self.store.content_hash(tenant, document.source) == digest:
+            report.unchanged.append(document.source)
+            return self._done(document.source, progress)
+        chunks = self.chunker.split(
+            document.text, document.source, document.content_type, document.title
+        )
+        return _Pending(document, digest, chunks)
+
+    @staticmethod
+    def _done(source: str, progress: Progress | None) -> None:
+        if progress:
+            progress(source)
+
+    def _content_hash(self, data: bytes) -> str:
+        """Content plus what shapes the chunks: a new model or chunk size re-ingests."""
+        digest = hashlib.sha256(data)
+        digest.update(
+            f"|{self.embedder.model}|{self.settings.chunk_size}|{self.settings.chunk_overlap}"
+            .encode()
+        )
+        return digest.hexdigest()
+
+    def _embed_and_queue(self, batch: list[_Pending], writes: queue.Queue[Any]) -> None:
+        texts = [chunk.text for pending in batch for chunk in pending.chunks]
+        vectors = self.embedder.embed_documents(texts)
+        offset = 0
+        for pending in batch:
+            writes.put((pending, vectors[offset : offset + len(pending.chunks)]))
+            offset += len(pending.chunks)
+
+    def _write_loop(
+        self,
+        tenant: str,
+        writes: queue.Queue[tuple[_Pending, Any] | None],
+        report: IngestReport,
+        progress: Progress | None,
+    ) -> None:
+        while (item := writes.get()) is not None:
+            pending, vectors = item
+            document = pending.document
+            try:
+                outcome = self.store.write_document(
+                    tenant, document.source, pending.content_hash, document.title,
+                    document.content_type, pending.chunks, vectors,
+                )  # fmt: skip
+            except Exception as exc:  # one bad document must not stop the others
+                log.warning("document not stored", extra={"source": document.source})
+                report.skipped.append({"source": document.source, "reason": f"not stored: {exc}"})
+            else:
+                getattr(report, outcome).append(document.source)
+                if outcome != "unchanged":
+                    report.chunks += len(pending.chunks)
+            self._done(document.source, progress)
+
+    def delete_document(self, tenant: str, source: str) -> None:
+        from .platform.errors import NotFound
+
+        if not self.store.delete_document(tenant, source):
+            raise NotFound(f"source={source!r} is not a document of tenant={tenant!r}")
+        self.cache.invalidate_tenant(tenant)
+
+    def list_documents(self, tenant: str) -> list[dict[str, Any]]:
+        return self.store.list_documents(tenant)
+
+    # -- questions ---------------------------------------------------------------------------
+    def check_question(self, question: str, caller: Caller | None, tenant: str) -> str:
+        """Refuse bad input before any model work: size, tenant claim, injection screening."""
+        question = question.strip()
+        limit = self.settings.max_question_chars
+        if not question:
+            raise Unprocessable("question: must not be empty")
+        if len(question) > limit:
+            raise Unprocessable(
+                f"question: {len(question)} characters is over the limit of {limit}",
+                field="question",
+            )
+        claimed = caller.claims.get("tenant") if caller else None
+        if claimed is not None and claimed != tenant:
+            raise Forbidden(f"tenant={tenant!r} is not the tenant of this caller")
+        verdict = screen(question)
+        if verdict.flagged:
+            self.flagged_questions.labels(verdict.category).inc()
+            raise BadRequest(
+                f"question refused by prompt-injection screening ({verdict.category})",
+                category=verdict.category,
+            )
+        return question
+
+    def _retrieve(
+        self, tenant: str, question: str, top_k: int | None, filters: dict[str, str] | None,
+        release: Release,
+    ) -> tuple[list[Any], int]:  # fmt: skip
+        top_k = top_k or int(release.config.get("top_k", 5))
+        min_score = float(release.config.get("min_score", 0.3))
+        started = time.perf_counter()
+        retrieved = self.retriever.retrieve(tenant, question, top_k, min_score, filters)
+        self.retrieval_seconds.observe(time.perf_counter() - started)
+        return retrieved.hits, retrieved.flagged
+
+    def _finish(self, answer: Answer, release: Release, flagged: int) -> dict[str, Any]:
+        text = redact_pii(answer.text) if self.settings.redact_pii else answer.text
+        self.answers_total.labels("answered").inc()
+        return {
+            "answer": text,
+            "citations": [citation.as_dict() for citation in answer.citations],
+            "refused": False,
+            "fallback": False,
+            "mode": answer.mode,
+            "label": answer.label,
+            "model": answer.model,
+            "release": release.id,
+            "flagged_chunks": flagged,
+            "cached": False,
+        }
+
+    def _refusal(self, release: Release, fallback_text: str | None = None) -> dict[str, Any]:
+        fallback = fallback_text is not None
+        self.answers_total.labels("fallback" if fallback else "refused").inc()
+        return {
+            "answer": fallback_text if fallback else release.config.get("refusal", DEFAULT_REFUSAL),
+            "citations": [],
+            "refused": not fallback,
+            "fallback": fallback,
+            "mode": self.generator.mode,
+            "label": "",
+            "model": release.model,
+            "release": release.id,
+            "flagged_chunks": 0,
+            "cached": False,
+        }
+
+    def query(
+        self,
+        tenant: str,
+        question: str,
+        release: Release,
+        top_k: int | None = None,
+        filters: dict[str, str] | None = None,
+        caller: Caller | None = None,
+        fallback_text: str | None = None,
+    ) -> dict[str, Any]:
+        """Answer from the tenant's documents, or say it does not know. `fallback_text` set
+        (kill switch on) skips the model path entirely."""
+        question = self.check_question(question, caller, tenant)
+        if fallback_text is not None:
+            return self._refusal(release, fallback_text)
+        key = self.cache.key(tenant, question, release.id, (top_k, sorted((filters or {}).items())))
+        cached = self.cache.get(key)
+        if cached is not None:
+            self.answers_total.labels("cached").inc()
+            return {**cached, "cached": True}
+        hits, flagged = self._retrieve(tenant, question, top_k, filters, release)
+        if not hits:
+            result = self._refusal(release)
+        else:
+            answer = self.generator.generate(question, hits, release)
+            result = self._finish(answer, release, flagged)
+        self.cache.put(key, result)
+        return result
+
+    def stream(
+        self,
+        tenant: str,
+        question: str,
+        release: Release,
+        top_k: int | None = None,
+        filters: dict[str, str] | None = None,
+        caller: Caller | None = None,
+        fallback_text: str | None = None,
+    ) -> Iterator[str]:
+        """Validate and retrieve now (so errors are plain 4xx), then return server-sent
+        events: `token` pieces, `citations`, and `done` with the answer's metadata."""
+        question = self.check_question(question, caller, tenant)
+        hits: list[Any] = []
+        flagged = 0
+        if fallback_text is None:
+            hits, flagged = self._retrieve(tenant, question, top_k, filters, release)
+
+        def events() -> Iterator[str]:
+            if not hits:
+                result = self._refusal(release, fallback_text)
+                yield _sse("token", {"text": result["answer"]})
+            else:
+                answer: Answer | None = None
+                for piece in self.generator.stream(question, hits, release):
+                    if isinstance(piece, str):
+                        if not self.settings.redact_pii:
+                            yield _sse("token", {"text": piece})
+                    else:
+                        answer = piece
+                assert answer is not None
+                result = self._finish(answer, release, flagged)
+                if self.settings.redact_pii:  # redaction needs whole sentences
+                    yield _sse("token", {"text": result["answer"]})
+            yield _sse("citations", {"citations": result["citations"]})
+            yield _sse("done", {k: v for k, v in result.items() if k != "citations"})
+
+        return events()
+
+
+def _sse(event: str, data: dict[str, Any]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n"
+
+
+@contextmanager
+def open_service(settings: Settings, metrics: ServiceMetrics) -> Iterator[RagService]:
+    """Start what the service needs (embedded PostgreSQL when DATABASE_URL is unset, the
+    store, the models) and stop it again on exit."""
+    embedded = None
+    if settings.database_url is None:
+        embedded = EmbeddedPostgres(settings.data_dir)
+        url = embedded.url
+    else:
+        url = settings.database_url.get_secret_value()
+    embedder = build_embedder(settings)
+    store = Store(url, embedder.dimension, settings.db_pool_size)
+    try:
+        store.open()
+        yield RagService(settings, store, embedder, build_generator(settings, metrics), metrics)
+    finally:
+        store.close()
+        if embedded is not None:
+            embedded.stop()
+
+
+def rag_lifespan(settings: Settings) -> Callable[[FastAPI, Platform], Any]:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI, platform: Platform) -> AsyncIterator[None]:
+        with open_service(settings, platform.metrics) as service:
+            app.state.rag = service
+            platform.readiness["database"] = service.store.ping
+            yield
+
+    return lifespan

@@ -1,0 +1,83 @@
+"""Settings of {{ cookiecutter.project_name }}: the chassis settings plus retrieval and model
+choices. The only module that reads the environment (and `.env`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+
+from .platform.config import PlatformSettings
+
+GenerationMode = Literal["extractive", "openai-compatible", "bedrock"]
+EmbeddingsMode = Literal["local-minilm", "openai-compatible", "bedrock"]
+
+# Model and vector size each embeddings mode uses unless EMBEDDING_MODEL/DIMENSION say otherwise.
+EMBEDDING_DEFAULTS: dict[str, tuple[str, int]] = {
+    "local-minilm": ("all-MiniLM-L6-v2", 384),
+    "openai-compatible": ("text-embedding-3-small", 1536),
+    "bedrock": ("amazon.titan-embed-text-v2:0", 1024),
+}
+
+
+class Settings(PlatformSettings):
+    """Everything this service can be told; defaults come from the template answers."""
+
+    service_name: str = "{{ cookiecutter.project_slug }}"
+    auth_mode: Literal["api-key", "jwt"] = "{{ cookiecutter.auth }}"
+
+    # Store: Aurora PostgreSQL in production (a secret); unset: embedded PostgreSQL in data_dir.
+    database_url: SecretStr | None = Field(
+        default=None, description="PostgreSQL + pgvector URL. Unset: embedded server in data_dir."
+    )
+    db_pool_size: int = Field(default=8, ge=1, le=64)
+
+    # Embeddings.
+    embeddings: EmbeddingsMode = "{{ cookiecutter.embeddings }}"
+    embedding_model: str | None = Field(default=None, description="Default: per mode.")
+    embedding_dimension: int | None = Field(
+        default=None, ge=1, le=2000, description="Vector size (HNSW allows up to 2000)."
+    )
+    embedding_batch_size: int = Field(default=32, ge=1, le=1024)
+
+    # Generation: the model and prompt come from the active release in releases.yaml.
+    generation_mode: GenerationMode = "{{ cookiecutter.generation_mode }}"
+    openai_base_url: str = Field(
+        default="http://vllm.inference.svc.cluster.local:8000/v1",
+        description="OpenAI-compatible endpoint (vLLM on the GPU nodes).",
+    )
+    openai_api_key: SecretStr = SecretStr("unused-by-vllm")
+    bedrock_endpoint_url: str | None = Field(default=None, description="Override for tests.")
+    llm_max_tokens: int = Field(default=512, ge=16, le=8192)
+    llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+
+    # Retrieval and answers.
+    hybrid_search: bool = {{ "True" if cookiecutter.hybrid_search == "y" else "False" }}
+    chunk_size: int = Field(default=800, ge=100, le=8000, description="Characters per chunk.")
+    chunk_overlap: int = Field(default=120, ge=0, le=2000)
+    top_k_max: int = Field(default=20, ge=1, le=100)
+    max_question_chars: int = Field(default=2000, ge=10, le=20000)
+    max_document_bytes: int = Field(default=20_000_000, ge=1024)
+    redact_pii: bool = Field(default=False, description="Redact personal data from answers.")
+    cache_entries: int = Field(default=2048, ge=0, description="0 turns the answer cache off.")
+
+    @model_validator(mode="after")
+    def _check_chunking(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(
+                f"chunk_overlap={self.chunk_overlap} must be smaller than chunk_size="
+                f"{self.chunk_size}"
+            )
+        return self
+
+    @property
+    def resolved_embedding_model(self) -> str:
+        return self.embedding_model or EMBEDDING_DEFAULTS[self.embeddings][0]
+
+    @property
+    def resolved_embedding_dimension(self) -> int:
+        return self.embedding_dimension or EMBEDDING_DEFAULTS[self.embeddings][1]
+
+
+def get_settings() -> Settings:
+    return Settings()

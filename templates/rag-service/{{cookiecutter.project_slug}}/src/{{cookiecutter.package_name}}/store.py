@@ -1,0 +1,292 @@
+"""PostgreSQL + pgvector: the one store, embedded locally (pgserver) and Aurora in production.
+
+Every query names the tenant in its WHERE clause: isolation is enforced here, in SQL, on every
+path. Each document is written in one transaction, so a failure leaves no partial chunks.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from .chunking import Chunk
+from .migrations import load_migrations
+from .platform.errors import Unavailable
+
+log = logging.getLogger(__name__)
+WriteOutcome = Literal["ingested", "replaced", "unchanged"]
+RRF_K = 60  # reciprocal rank fusion constant (Cormack et al.)
+_MIGRATION_LOCK = 7_240_001  # advisory lock id: one replica migrates at a time
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved chunk: `score` is cosine similarity, `rank_score` what ordered it."""
+
+    chunk_id: int
+    source: str
+    title: str
+    chunk_index: int
+    text: str
+    metadata: dict[str, Any]
+    score: float
+    rank_score: float
+
+
+class EmbeddedPostgres:
+    """A real PostgreSQL server from the `pgserver` wheel, data under data_dir, Unix socket."""
+
+    def __init__(self, data_dir: Path) -> None:
+        import pgserver
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._server = pgserver.get_server(data_dir / "postgres", cleanup_mode="stop")
+        self.url = self._server.get_uri()
+
+    def stop(self) -> None:
+        self._server.cleanup()
+
+
+class Store:
+    def __init__(self, url: str, dimension: int, pool_size: int = 8) -> None:
+        self.url, self.dimension = url, dimension
+        self.pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            configure=self._configure,
+            open=False,
+            name="rag-store",
+        )
+
+    @staticmethod
+    def _configure(conn: psycopg.Connection[Any]) -> None:
+        register_vector(conn)
+        # Filtered HNSW scans need a wider candidate list than the default 40.
+        conn.execute("SET hnsw.ef_search = 100")
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def open(self) -> None:
+        try:
+            self.migrate()
+            self.pool.open(wait=True, timeout=30)
+        except (psycopg.OperationalError, TimeoutError) as exc:
+            raise Unavailable(f"the database is not reachable: {exc}") from exc
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def ping(self) -> bool:
+        with self.pool.connection(timeout=5) as conn:
+            return conn.execute("SELECT 1 AS ok").fetchone() is not None
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations under an advisory lock; return the versions applied."""
+        applied: list[int] = []
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
+            try:
+                conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+                    " name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+                )
+                done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+                for migration in load_migrations():
+                    if migration.version in done:
+                        continue
+                    with conn.transaction():
+                        conn.execute(migration.sql.replace("{dimension}", str(self.dimension)))
+                        conn.execute(
+                            "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+                            (migration.version, migration.name),
+                        )
+                    applied.append(migration.version)
+                    log.info("migration applied", extra={"version": migration.version})
+                self._check_dimension(conn)
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
+        return applied
+
+    def _check_dimension(self, conn: psycopg.Connection[Any]) -> None:
+        row = conn.execute(
+            "SELECT atttypmod FROM pg_attribute WHERE attrelid = 'chunks'::regclass"
+            " AND attname = 'embedding'"
+        ).fetchone()
+        if row and row[0] != self.dimension:
+            raise Unavailable(
+                f"the store holds {row[0]}-dimensional vectors but embedding_dimension="
+                f"{self.dimension}: re-create the store or use the matching embedding model"
+            )
+
+    # -- documents ---------------------------------------------------------------------------
+    def content_hash(self, tenant: str, source: str) -> str | None:
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT content_hash FROM documents WHERE tenant = %s AND source = %s",
+                (tenant, source),
+            ).fetchone()
+        return row["content_hash"] if row else None
+
+    def write_document(
+        self,
+        tenant: str,
+        source: str,
+        content_hash: str,
+        title: str,
+        content_type: str,
+        chunks: Sequence[Chunk],
+        vectors: np.ndarray,
+    ) -> WriteOutcome:
+        """Insert or replace one document and all its chunks in a single transaction."""
+        with self.pool.connection() as conn, conn.transaction():
+            row = conn.execute(
+                "SELECT id, content_hash FROM documents WHERE tenant = %s AND source = %s"
+                " FOR UPDATE",
+                (tenant, source),
+            ).fetchone()
+            if row and row["content_hash"] == content_hash:
+                return "unchanged"
+            if row:
+                conn.execute("DELETE FROM chunks WHERE document_id = %s", (row["id"],))
+                conn.execute(
+                    "UPDATE documents SET content_hash = %s, title = %s, content_type = %s,"
+                    " chunk_count = %s, ingested_at = now() WHERE id = %s",
+                    (content_hash, title, content_type, len(chunks), row["id"]),
+                )
+                document_id, outcome = row["id"], "replaced"
+            else:
+                inserted = conn.execute(
+                    "INSERT INTO documents (tenant, source, content_hash, title, content_type,"
+                    " chunk_count) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+                    (tenant, source, content_hash, title, content_type, len(chunks)),
+                ).fetchone()
+                assert inserted is not None
+                document_id, outcome = inserted["id"], "ingested"
+            with conn.cursor().copy(
+                "COPY chunks (document_id, tenant, chunk_index, text, metadata, embedding)"
+                " FROM STDIN WITH (FORMAT BINARY)"
+            ) as copy:
+                copy.set_types(["int8", "text", "int4", "text", "jsonb", "vector"])
+                for chunk, vector in zip(chunks, vectors, strict=True):
+                    copy.write_row(
+                        (document_id, tenant, chunk.index, chunk.text, Jsonb(chunk.metadata),
+                         vector)
+                    )  # fmt: skip
+        return outcome
+
+    def delete_document(self, tenant: str, source: str) -> bool:
+        with self.pool.connection() as conn:
+            deleted = conn.execute(
+                "DELETE FROM documents WHERE tenant = %s AND source = %s RETURNING id",
+                (tenant, source),
+            ).fetchone()
+        return deleted is not None
+
+    def list_documents(self, tenant: str) -> list[dict[str, Any]]:
+        with self.pool.connection() as conn:
+            return conn.execute(
+                "SELECT source, title, content_type, chunk_count, content_hash, ingested_at"
+                " FROM documents WHERE tenant = %s ORDER BY source",
+                (tenant,),
+            ).fetchall()
+
+    def tenant_exists(self, tenant: str) -> bool:
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT 1 AS found FROM documents WHERE tenant = %s LIMIT 1", (tenant,)
+            ).fetchone()
+        return row is not None
+
+    def chunk_count(self, tenant: str | None = None) -> int:
+        with self.pool.connection() as conn:
+            if tenant is None:
+                row = conn.execute("SELECT count(*) AS n FROM chunks").fetchone()
+            else:
+                row = conn.execute(
+                    "SELECT count(*) AS n FROM chunks WHERE tenant = %s", (tenant,)
+                ).fetchone()
+        return int(row["n"]) if row else 0
+
+    def chunk_texts(self, tenant: str, chunk_ids: list[int]) -> dict[int, str]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT id, text FROM chunks WHERE tenant = %s AND id = ANY(%s)",
+                (tenant, chunk_ids),
+            ).fetchall()
+        return {row["id"]: row["text"] for row in rows}
+
+    # -- search ------------------------------------------------------------------------------
+    def search(
+        self,
+        tenant: str,
+        vector: np.ndarray,
+        limit: int,
+        filters: dict[str, str] | None = None,
+        text: str | None = None,
+    ) -> list[Hit]:
+        """Top chunks of one tenant by cosine similarity; with `text`, fused with full-text
+        rank by reciprocal rank fusion."""
+        params: dict[str, Any] = {"tenant": tenant, "q": vector, "k": limit}
+        where = "c.tenant = %(tenant)s"
+        if filters:
+            where += " AND c.metadata @> %(filters)s"
+            params["filters"] = Jsonb(filters)
+        terms = _tsquery_terms(text) if text else ""
+        if terms:
+            params.update(terms=terms, pool=max(limit * 4, 20), rrf=RRF_K)
+            sql = f"""
+                WITH v AS (
+                    SELECT c.id, row_number() OVER (ORDER BY c.embedding <=> %(q)s) AS r
+                    FROM chunks c WHERE {where}
+                    ORDER BY c.embedding <=> %(q)s LIMIT %(pool)s
+                ), t AS (
+                    SELECT c.id, row_number() OVER (
+                        ORDER BY ts_rank_cd(c.tsv, to_tsquery('english', %(terms)s)) DESC) AS r
+                    FROM chunks c
+                    WHERE {where} AND c.tsv @@ to_tsquery('english', %(terms)s)
+                    ORDER BY ts_rank_cd(c.tsv, to_tsquery('english', %(terms)s)) DESC
+                    LIMIT %(pool)s
+                ), fused AS (
+                    SELECT id, COALESCE(1.0 / (%(rrf)s + v.r), 0)
+                             + COALESCE(1.0 / (%(rrf)s + t.r), 0) AS rank_score
+                    FROM v FULL OUTER JOIN t USING (id)
+                )
+                SELECT c.id AS chunk_id, d.source, d.title, c.chunk_index, c.text, c.metadata,
+                       1 - (c.embedding <=> %(q)s) AS score, f.rank_score
+                FROM fused f JOIN chunks c ON c.id = f.id
+                JOIN documents d ON d.id = c.document_id AND d.tenant = %(tenant)s
+                WHERE c.tenant = %(tenant)s
+                ORDER BY f.rank_score DESC LIMIT %(k)s
+            """  # noqa: S608 (only fixed fragments are interpolated)
+        else:
+            sql = f"""
+                SELECT c.id AS chunk_id, d.source, d.title, c.chunk_index, c.text, c.metadata,
+                       1 - (c.embedding <=> %(q)s) AS score,
+                       1 - (c.embedding <=> %(q)s) AS rank_score
+                FROM chunks c JOIN documents d ON d.id = c.document_id AND d.tenant = %(tenant)s
+                WHERE {where}
+                ORDER BY c.embedding <=> %(q)s LIMIT %(k)s
+            """  # noqa: S608
+        with self.pool.connection() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return [Hit(**{**row, "score": float(row["score"]),
+                       "rank_score": float(row["rank_score"])}) for row in rows]  # fmt: skip
+
+
+def _tsquery_terms(text: str) -> str:
+    """Words of the question OR-ed together; only [a-z0-9] survive, so no tsquery syntax."""
+    words = dict.fromkeys(re.findall(r"[a-z0-9]{2,}", text.lower()))
+    return " | ".join(list(words)[:32])

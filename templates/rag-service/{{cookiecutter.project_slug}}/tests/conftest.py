@@ -1,0 +1,184 @@
+"""Shared fixtures: ONE embedded PostgreSQL and ONE model load per session; HTTP stubs for
+the model endpoints (and JWKS) on 127.0.0.1. Nothing here reaches beyond this machine."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jwt
+import psycopg
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from stubs import StubServer, build_stub_app
+
+from {{ cookiecutter.package_name }}.embeddings import load_minilm
+from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.store import EmbeddedPostgres
+
+ROOT = Path(__file__).resolve().parents[1]
+STUB_DIMENSION = 64
+AUDIENCE, ISSUER = "{{ cookiecutter.project_slug }}", "https://issuer.test"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def server_dir() -> Path:
+    """A scratch folder PostgreSQL can enter: as root, pgserver runs it as its own user,
+    which cannot traverse pytest's private (0700) temporary folders."""
+    folder = Path(tempfile.mkdtemp(prefix="rag-test-pg-"))
+    folder.chmod(0o755)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[EmbeddedPostgres]:
+    folder = server_dir()
+    server = EmbeddedPostgres(folder)
+    yield server
+    server.stop()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def database(postgres: EmbeddedPostgres) -> Any:
+    """`database(name)` -> URL of a database of that name on the session server."""
+    created: set[str] = set()
+
+    def make(name: str) -> str:
+        if name not in created:
+            with psycopg.connect(postgres.url, autocommit=True) as conn:
+                exists = conn.execute(
+                    "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+                ).fetchone()
+                if not exists:
+                    conn.execute(f'CREATE DATABASE "{name}"')
+            created.add(name)
+        return postgres.url.replace("/postgres?", f"/{name}?")
+
+    return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def minilm() -> Any:
+    return load_minilm()
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def stub(signing_key: rsa.RSAPrivateKey) -> Iterator[StubServer]:
+    public = jwt.algorithms.RSAAlgorithm.to_jwk(signing_key.public_key(), as_dict=True)
+    jwks = {"keys": [{**public, "kid": "test-key", "use": "sig", "alg": "RS256"}]}
+    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    with StubServer(build_stub_app(STUB_DIMENSION, jwks)) as server:
+        yield server
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def make_settings(
+    database: Any, stub: StubServer, tmp_path: Path, **overrides: Any
+) -> Settings:
+    """Test settings; `embeddings` decides which database (one per vector size)."""
+    embeddings = overrides.get("embeddings", Settings.model_fields["embeddings"].default)
+    dimension = None if embeddings == "local-minilm" else STUB_DIMENSION
+    values: dict[str, Any] = {
+        "environment": "test",
+        "data_dir": tmp_path,
+        "releases_path": ROOT / "releases.yaml",
+        "database_url": database(f"rag_{embeddings.replace('-', '_')}"),
+        "db_pool_size": 4,
+        "embedding_dimension": dimension,
+        "openai_base_url": f"{stub.url}/v1",
+        "bedrock_endpoint_url": stub.url,
+        "jwt_jwks_url": f"{stub.url}/.well-known/jwks.json",
+        "jwt_audience": AUDIENCE,
+        "jwt_issuer": ISSUER,
+        "rate_limit": "10000/minute",
+        **overrides,
+    }
+    return Settings(**values)
+
+
+@pytest.fixture
+def settings(database: Any, stub: StubServer, tmp_path: Path) -> Settings:
+    return make_settings(database, stub, tmp_path)
+
+
+@pytest.fixture
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def bearer(signing_key: rsa.RSAPrivateKey, subject: str = "tester", **claims: Any) -> str:
+    payload = {"sub": subject, "aud": AUDIENCE, "iss": ISSUER, "exp": int(time.time()) + 600}
+    token = jwt.encode({**payload, **claims}, signing_key, algorithm="RS256",
+                       headers={"kid": "test-key"})  # fmt: skip
+    return f"Bearer {token}"
+
+
+@pytest.fixture
+def auth_headers(settings: Settings, signing_key: rsa.RSAPrivateKey) -> dict[str, str]:
+    if settings.auth_mode == "jwt":
+        return {"Authorization": bearer(signing_key)}
+    return {"X-API-Key": "dev-api-key"}
+
+
+@pytest.fixture
+def admin_headers() -> dict[str, str]:
+    return {"Authorization": "Bearer dev-admin-token"}
+
+
+@pytest.fixture
+def tenant() -> str:
+    """A fresh tenant per test: tests share one database without seeing each other."""
+    return f"t-{uuid.uuid4().hex[:12]}"
+
+
+HANDBOOK = (
+    "# Handbook\n\n## Rotation\nThe on-call rotation changes every Monday at 10:00 UTC. "
+    "Each shift has one primary engineer and one secondary engineer.\n\n"
+    "## Paging\nA page must be acknowledged within five minutes by the primary engineer.\n"
+)
+
+
+def ingest(client: TestClient, headers: dict[str, str], tenant: str, **documents: str) -> Any:
+    body = {"tenant": tenant,
+            "documents": [{"source": s, "text": t} for s, t in documents.items()]}  # fmt: skip
+    response = client.post("/v1/documents", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.fixture
+def domain_call(client: TestClient, auth_headers: dict[str, str]) -> dict[str, Any]:
+    """One real, cheap, authenticated query that goes through retrieval and generation."""
+    ingest(client, auth_headers, "chassis", **{"handbook.md": HANDBOOK})
+    return {
+        "method": "POST",
+        "url": "/v1/query",
+        "json": {"tenant": "chassis", "question": "When does the on-call rotation change?"},
+    }

@@ -1,0 +1,167 @@
+"""Ingestion: formats, folders, S3 (moto), idempotency, replacement, deletion, atomicity and
+bad files skipped with their reason."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import boto3
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import HANDBOOK, ingest
+from moto import mock_aws
+
+from {{ cookiecutter.package_name }}.chunking import Chunk
+from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.ingest import RawDocument, SkipDocument, iter_location, parse
+
+
+def make_pdf(text: str) -> bytes:
+    """A minimal, valid one-page PDF showing `text` (offsets computed, so readers accept it)."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF".encode()
+    return out
+
+
+def test_parses_text_markdown_html_and_pdf():
+    assert parse(RawDocument("a.txt", b"Plain words here.")).text == "Plain words here."
+    markdown = parse(RawDocument("b.md", b"# Title\n\nBody text."))
+    assert markdown.title == "Title" and markdown.content_type == "text/markdown"
+    markup = b"<title>T</title><h2>Sec</h2><p>Hi there</p><script>x</script>"
+    html = parse(RawDocument("c.html", markup))
+    assert html.title == "T" and "## Sec" in html.text and "x" not in html.text.split()
+    pdf = parse(RawDocument("d.pdf", make_pdf("Invoices are paid in 45 days")))
+    assert "Invoices are paid in 45 days" in pdf.text
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (RawDocument("x.bin", b"\x00\x01"), "unsupported file type '.bin'"),
+        (RawDocument("x.txt", b"abc\x00\xff\xfe binary"), "binary content"),
+        (RawDocument("x.pdf", b"%PDF-1.4 this is not really a pdf"), "PDF"),
+        (RawDocument("x.md", b"  \n "), "empty document"),
+    ],
+)
+def test_bad_files_are_skipped_with_reason(raw, reason):
+    with pytest.raises(SkipDocument, match=reason):
+        parse(raw)
+
+
+def test_api_ingest_is_idempotent_and_replaces_changed(client, auth_headers, tenant):
+    first = ingest(client, auth_headers, tenant, **{"handbook.md": HANDBOOK, "b.txt": "Bee text."})
+    assert sorted(first["ingested"]) == ["b.txt", "handbook.md"] and first["chunks"] >= 2
+    again = ingest(client, auth_headers, tenant, **{"handbook.md": HANDBOOK})
+    assert again["unchanged"] == ["handbook.md"] and again["chunks"] == 0
+    changed = ingest(client, auth_headers, tenant, **{"handbook.md": HANDBOOK + "\nNew line."})
+    assert changed["replaced"] == ["handbook.md"]
+    listed = client.get(f"/v1/documents?tenant={tenant}", headers=auth_headers).json()
+    assert [d["source"] for d in listed["documents"]] == ["b.txt", "handbook.md"]
+
+
+def test_api_ingest_reports_skipped_files(client, auth_headers, tenant):
+    body = {"tenant": tenant, "documents": [
+        {"source": "ok.txt", "text": "Fine text for the index."},
+        {"source": "broken.pdf", "content_base64": base64.b64encode(b"%PDF-1.7 garbage").decode()},
+        {"source": "blob.txt", "content_base64": base64.b64encode(b"\x00\x00\x01").decode()},
+    ]}  # fmt: skip
+    report = client.post("/v1/documents", json=body, headers=auth_headers).json()
+    assert report["ingested"] == ["ok.txt"]
+    reasons = {item["source"]: item["reason"] for item in report["skipped"]}
+    assert "PDF" in reasons["broken.pdf"] and "binary" in reasons["blob.txt"]
+
+
+def test_api_ingest_refuses_bad_requests(client, auth_headers):
+    response = client.post("/v1/documents", json={"tenant": "Bad Tenant!", "documents": []},
+                           headers=auth_headers)  # fmt: skip
+    assert response.status_code == 422 and response.json()["detail"].startswith("tenant:")
+    document = {"source": "x.txt", "text": "t", "content_base64": "eA=="}
+    both = {"tenant": "a", "documents": [document]}
+    assert client.post("/v1/documents", json=both, headers=auth_headers).status_code == 422
+
+
+def test_delete_removes_document_and_its_chunks(client, auth_headers, tenant, app):
+    ingest(client, auth_headers, tenant, **{"handbook.md": HANDBOOK, "other.txt": "Other text."})
+    url = f"/v1/documents?tenant={tenant}&source=handbook.md"
+    assert client.delete(url, headers=auth_headers).status_code == 200
+    assert client.delete(url, headers=auth_headers).status_code == 404
+    store = app.state.rag.store
+    assert store.content_hash(tenant, "handbook.md") is None
+    assert store.chunk_count(tenant) == 1
+
+
+def test_a_failed_write_leaves_the_old_document_whole(client, auth_headers, tenant, app):
+    ingest(client, auth_headers, tenant, **{"handbook.md": HANDBOOK})
+    store = app.state.rag.store
+    before = store.chunk_count(tenant)
+    chunks = [Chunk(0, "first"), Chunk(1, "second")]
+    good = np.ones(store.dimension, dtype=np.float32)
+    bad = np.ones(store.dimension + 1, dtype=np.float32)  # the second row fails inside COPY
+    with pytest.raises(Exception, match="dimension"):
+        store.write_document(tenant, "handbook.md", "new-hash", "", "text/plain", chunks,
+                             [good, bad])  # fmt: skip
+    assert store.chunk_count(tenant) == before
+    assert store.content_hash(tenant, "handbook.md") != "new-hash"
+
+
+@mock_aws
+def test_s3_prefix_is_listed_and_read():
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="docs")
+    s3.put_object(Bucket="docs", Key="kb/a.md", Body=b"# A\n\nAlpha text.")
+    s3.put_object(Bucket="docs", Key="kb/b.pdf", Body=make_pdf("Beta text"))
+    s3.put_object(Bucket="docs", Key="other/c.txt", Body=b"not in the prefix")
+    found = list(iter_location("s3://docs/kb/", 10_000, "us-east-1"))
+    assert [doc.source for doc in found] == ["s3://docs/kb/a.md", "s3://docs/kb/b.pdf"]
+    assert "Beta text" in parse(found[1]).text
+
+
+def test_cli_ingests_a_folder_with_a_report(settings, tmp_path, monkeypatch, tenant):
+    folder = tmp_path / "docs"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "handbook.md").write_text(HANDBOOK)
+    (folder / "sub" / "page.html").write_text("<h1>Page</h1><p>Some page text here.</p>")
+    (folder / "scan.pdf").write_bytes(b"%PDF-1.5 broken")
+    (folder / "image.png").write_bytes(b"\x89PNG\x00")
+    for key, value in settings.model_dump(mode="json").items():
+        if value is not None and not isinstance(value, (list, dict)):
+            monkeypatch.setenv(key.upper(), str(value))
+    monkeypatch.setenv("DATABASE_URL", settings.database_url.get_secret_value())
+    result = CliRunner().invoke(main, ["ingest", str(folder), "--tenant", tenant])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout[: result.stdout.rindex("}") + 1])
+    assert sorted(report["ingested"]) == ["handbook.md", "sub/page.html"]
+    assert {item["source"] for item in report["skipped"]} == {"scan.pdf", "image.png"}
+    assert "ingested 2, replaced 0, unchanged 0, skipped 2" in result.stderr
+    again = CliRunner().invoke(main, ["ingest", str(folder), "--tenant", tenant])
+    assert "ingested 0, replaced 0, unchanged 2, skipped 2" in again.stderr
+
+
+def test_cli_refuses_a_bad_tenant_and_path(tmp_path: Path):
+    result = CliRunner().invoke(main, ["ingest", str(tmp_path), "--tenant", "No Such"])
+    assert result.exit_code == 2 and "lowercase" in result.output
+
+
+def test_iter_location_refuses_a_missing_path(tmp_path: Path):
+    from {{ cookiecutter.package_name }}.platform.errors import BadRequest
+
+    with pytest.raises(BadRequest, match="neither a file"):
+        list(iter_location(str(tmp_path / "nope"), 100))
