@@ -20,9 +20,9 @@ from .matrix import Combination
 BUILD = KIT_ROOT / "build"
 API_KEY = {"X-API-Key": "dev-api-key"}
 DOCUMENT = {
-    "tenant": "demo",
     "source": "handbook/on-call.md",
-    "content": (
+    "content_type": "text/markdown",
+    "text": (
         "# On-call handbook\n\n"
         "## Paging\n"
         "The primary on-call engineer must acknowledge a page within 5 minutes. "
@@ -32,8 +32,8 @@ DOCUMENT = {
         "To roll back a model release, run the release rollback command with a reason. "
         "The previous release serves traffic again at once, without a restart.\n"
     ),
-    "content_type": "text/markdown",
 }
+INGEST = {"tenant": "demo", "documents": [DOCUMENT]}
 QUESTION = {"tenant": "demo", "question": "How fast must on-call acknowledge a page?"}
 
 
@@ -79,7 +79,7 @@ def main() -> None:
     try:
         wait_ready(base, process)
         say(f"2. started it on {base} (embedded PostgreSQL + pgvector, MiniLM embeddings)")
-        ingested = httpx.post(f"{base}/v1/documents", json=DOCUMENT, headers=API_KEY, timeout=120)
+        ingested = httpx.post(f"{base}/v1/documents", json=INGEST, headers=API_KEY, timeout=120)
         ingested.raise_for_status()
         say(f"3. ingested {DOCUMENT['source']}: {json.dumps(ingested.json())}")
         answer = httpx.post(f"{base}/v1/query", json=QUESTION, headers=API_KEY, timeout=120)

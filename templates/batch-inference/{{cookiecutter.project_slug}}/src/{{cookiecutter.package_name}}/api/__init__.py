@@ -1,0 +1,1 @@
+"""HTTP API: thin routes that call the job service."""

@@ -1,0 +1,91 @@
+"""Predictors: what a job computes for each batch of texts.
+
+A release in `releases.yaml` names its predictor (`config.predictor`); the pipeline builds it
+once per Ray actor and calls `predict` for every batch. To add one, write a class with this
+interface and register its import path in `PREDICTORS`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+TEXT_SLOT = "{text}"
+
+
+@dataclass(frozen=True)
+class Registered:
+    """An import path, so a process imports only the predictor it runs (torch is heavy), and
+    the GenAI operation name its spans carry."""
+
+    path: str
+    operation: str
+
+
+PREDICTORS: dict[str, Registered] = {
+    "embeddings": Registered(
+        "{{ cookiecutter.package_name }}.predictors.embeddings:EmbeddingsPredictor", "embeddings"
+    ),
+{%- if cookiecutter.task == "custom" %}
+    "custom": Registered("{{ cookiecutter.package_name }}.predictors.custom:KeywordScorer", "predict"),
+{%- endif %}
+}
+
+
+class Predictor(Protocol):
+    """The interface a team implements.
+
+    `__init__(config, device)` receives the release's `config` and "cpu" or "cuda"; load
+    models there, once per actor. `predict` gets a batch of texts and returns named output
+    columns, each as long as `texts`. `operation` names the GenAI span ("embeddings", ...).
+    """
+
+    operation: str
+
+    def __init__(self, config: Mapping[str, Any], device: str) -> None: ...
+
+    def predict(self, texts: Sequence[str]) -> dict[str, pa.Array]: ...
+
+
+class UnknownPredictor(ValueError):
+    pass
+
+
+def registered(name: str) -> Registered:
+    if name not in PREDICTORS:
+        known = ", ".join(sorted(PREDICTORS))
+        raise UnknownPredictor(f"predictor {name!r} is not registered: use one of {known}")
+    return PREDICTORS[name]
+
+
+def predictor_class(name: str) -> type[Predictor]:
+    module, _, attribute = registered(name).path.partition(":")
+    cls: type[Predictor] = getattr(importlib.import_module(module), attribute)
+    return cls
+
+
+def render_inputs(prompt: str, texts: Sequence[str]) -> list[str]:
+    """Apply the release's input template (`prompt`), e.g. "passage: {text}" for E5 models."""
+    if TEXT_SLOT not in prompt:
+        raise ValueError(f"release prompt {prompt!r} must contain {TEXT_SLOT}")
+    return [prompt.replace(TEXT_SLOT, text) for text in texts]
+
+
+def load_predictor(name: str, config: Mapping[str, Any], device: str = "cpu") -> Predictor:
+    return predictor_class(name)(config, device)
+
+
+@lru_cache(maxsize=4)
+def _cached(name: str, config_json: str, device: str) -> Predictor:
+    return load_predictor(name, json.loads(config_json), device)
+
+
+def shared_predictor(name: str, config: Mapping[str, Any], device: str = "cpu") -> Predictor:
+    """One instance per process and release config: readiness probes load the model once."""
+    return _cached(name, json.dumps(dict(config), sort_keys=True), device)

@@ -1,0 +1,74 @@
+"""Starting or joining Ray. A local Ray listens on 127.0.0.1 only: its ports are
+unauthenticated, and by default Ray binds the machine's network address."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import ray
+
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+SOURCE_ROOT = Path(__file__).resolve().parents[1]  # so workers import this package uninstalled
+
+
+def ensure_ray(settings: Settings) -> bool:
+    """Start a loopback Ray (or join RAY_ADDRESS) unless one is running; True if started here."""
+    if ray.is_initialized():
+        return False
+    os.environ["HF_HUB_OFFLINE"] = "1"  # the model is packaged: never reach the Hub
+    paths = [str(SOURCE_ROOT), os.environ.get("PYTHONPATH")]
+    env_vars = {"HF_HUB_OFFLINE": "1", "PYTHONPATH": os.pathsep.join(filter(None, paths))}
+    if settings.ray_address:
+        ray.init(address=settings.ray_address, runtime_env={"env_vars": env_vars})
+        log.info("joined ray cluster", extra={"address": settings.ray_address})
+        return True
+    # Loopback binding comes from RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, set in __init__.py
+    # before Ray is imported; the check below refuses to run if Ray bound anything else.
+    ray.init(
+        num_cpus=settings.ray_num_cpus,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": env_vars},
+    )
+    addresses = node_addresses()
+    if not addresses <= LOOPBACK:
+        ray.shutdown()
+        raise RuntimeError(
+            f"local Ray bound {sorted(addresses)}, not loopback: refusing to run "
+            "(import {{ cookiecutter.package_name }} before ray, or set "
+            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0)"
+        )
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    log.info("started local ray", extra={"addresses": sorted(addresses)})
+    return True
+
+
+def node_addresses() -> set[str]:
+    return {str(node["NodeManagerAddress"]) for node in ray.nodes() if node.get("Alive")}
+
+
+def ray_ready() -> bool:
+    return ray.is_initialized() and bool(node_addresses())
+
+
+def cluster_gpus() -> float:
+    return float(ray.cluster_resources().get("GPU", 0.0)) if ray.is_initialized() else 0.0
+
+
+def actor_gpus(settings: Settings, available_gpus: float) -> float:
+    """GPUs each predictor actor asks Ray for.
+
+    accelerator=gpu asks for `gpus_per_actor` where the cluster has GPUs; on a machine
+    without one (a laptop, CI) it runs on CPU instead of waiting forever for a GPU.
+    """
+    if settings.accelerator != "gpu":
+        return 0.0
+    if available_gpus <= 0:
+        log.warning("accelerator=gpu but Ray sees no GPU: predictors run on CPU")
+        return 0.0
+    return settings.gpus_per_actor

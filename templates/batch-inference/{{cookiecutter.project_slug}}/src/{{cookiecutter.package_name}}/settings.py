@@ -1,0 +1,55 @@
+"""Settings of {{ cookiecutter.project_name }}: the chassis settings plus the batch engine's.
+
+The only module that reads the environment (and `.env`); everything else receives values.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field{% if cookiecutter.storage == "s3" %}, SecretStr{% endif %}
+
+from .platform.config import PlatformSettings
+
+OutputFormat = Literal["parquet", "jsonl"]
+
+
+class Settings(PlatformSettings):
+    """Defaults run everything on this machine: a loopback Ray, files under `storage_root`."""
+
+    service_name: str = "{{ cookiecutter.project_slug }}"
+
+    # Where jobs read and write. Local paths in requests are relative to this folder and may
+    # not leave it: a caller must never be able to read or overwrite arbitrary server files.
+    storage_root: Path = Path("data")
+{%- if cookiecutter.storage == "s3" %}
+    s3_allowed_buckets: list[str] = Field(
+        default_factory=list, description="Buckets jobs may read and write (s3://<bucket>/...)."
+    )
+    # Static keys only for local S3-compatible servers; in AWS leave them unset (IRSA).
+    aws_access_key_id: SecretStr | None = None
+    aws_secret_access_key: SecretStr | None = None
+{%- endif %}
+    default_output_format: OutputFormat = "{{ cookiecutter.output_format }}"
+    text_field: str = Field(default="text", description="Input field holding the text.")
+    id_field: str = Field(default="id", description="Input field holding the row id.")
+    max_text_chars: int = Field(default=20_000, ge=1, description="Longer rows are rejected.")
+    max_error_samples: int = Field(default=5, ge=0, le=100)
+
+    # Batch engine. Releases may override batch_size and concurrency per model version.
+    ray_address: str | None = Field(
+        default=None, description="Join this Ray cluster (KubeRay: 'auto'); unset: local Ray."
+    )
+    ray_num_cpus: int = Field(default=2, ge=1, description="CPUs of the local Ray instance.")
+    batch_size: int = Field(default=32, ge=1, le=65_536)
+    concurrency: int = Field(default=1, ge=1, le=256, description="Predictor actors.")
+    accelerator: Literal["cpu", "gpu"] = "{{ cookiecutter.accelerator }}"
+    gpus_per_actor: float = Field(default=1.0, gt=0, le=8)
+    progress_interval_seconds: float = Field(default=0.5, gt=0)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
