@@ -22,15 +22,46 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 KIT = Path(__file__).resolve().parents[2]
-WORDS = ("deploy rotation incident backup invoice canary rollback quota agent cluster shard "
-         "index latency budget owner policy review audit access token region replica").split()
+WORDS = [
+    "deploy",
+    "rotation",
+    "incident",
+    "backup",
+    "invoice",
+    "canary",
+    "rollback",
+    "quota",
+    "agent",
+    "cluster",
+    "shard",
+    "index",
+    "latency",
+    "budget",
+    "owner",
+    "policy",
+    "review",
+    "audit",
+    "access",
+    "token",
+    "region",
+    "replica",
+]
 
 
 def render(out: Path) -> Path:
     subprocess.run(
-        [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(out),
-         str(KIT / "templates" / "rag-service"), "hybrid_search=n"],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "cookiecutter",
+            "--no-input",
+            "-o",
+            str(out),
+            str(KIT / "templates" / "rag-service"),
+            "hybrid_search=n",
+        ],
+        check=True,
+        capture_output=True,
     )
     return out / "rag-service"
 
@@ -54,8 +85,12 @@ def main() -> None:
     rng = random.Random(7)
 
     settings = settings_mod.Settings(
-        environment="test", data_dir=scratch / "data", releases_path=project / "releases.yaml",
-        cache_entries=0, rate_limit="1000000/minute", log_level="WARNING",
+        environment="test",
+        data_dir=scratch / "data",
+        releases_path=project / "releases.yaml",
+        cache_entries=0,
+        rate_limit="1000000/minute",
+        log_level="WARNING",
     )
     metrics = metrics_mod.ServiceMetrics("bench", "0")
     with service_mod.open_service(settings, metrics) as service:
@@ -64,8 +99,11 @@ def main() -> None:
         for d in range(60):
             body = "\n\n".join(" ".join(sentence(rng, 14) for _ in range(4)) for _ in range(6))
             docs.append(ingest_mod.RawDocument(f"doc-{d}.txt", body.encode()))
-        texts = [c.text for raw in docs for c in service.chunker.split(
-            ingest_mod.parse(raw).text, raw.source, "text/plain")]
+        texts = [
+            c.text
+            for raw in docs
+            for c in service.chunker.split(ingest_mod.parse(raw).text, raw.source, "text/plain")
+        ]
         model = service.embedder._model
         model.encode(texts[:32], show_progress_bar=False)  # warm-up
         started = time.perf_counter()
@@ -74,8 +112,10 @@ def main() -> None:
         started = time.perf_counter()
         report = service.ingest("bench-ingest", docs)
         pipeline_rate = report.chunks / (time.perf_counter() - started)
-        print(f"ingestion: {len(texts)} chunks; raw encode {raw_rate:.1f}/s, pipeline "
-              f"{pipeline_rate:.1f}/s, ratio {pipeline_rate / raw_rate:.2f} (target >= 0.85)")
+        print(
+            f"ingestion: {len(texts)} chunks; raw encode {raw_rate:.1f}/s, pipeline "
+            f"{pipeline_rate:.1f}/s, ratio {pipeline_rate / raw_rate:.2f} (target >= 0.85)"
+        )
 
         # -- 2. 10,000 chunks for the query benchmark ---------------------------------------
         tenant = "bench-query"
@@ -84,12 +124,16 @@ def main() -> None:
         chunk_mod = importlib.import_module(f"{pkg}.chunking")
         for doc in range(100):
             picks = [rng.randrange(len(unique)) for _ in range(100)]
-            chunks = [chunk_mod.Chunk(i, f"{unique[p]} Note {doc}-{i}.") for i, p in enumerate(picks)]
-            service.store.write_document(tenant, f"q-{doc}.txt", f"h{doc}", "", "text/plain",
-                                         chunks, vectors[picks])
+            chunks = [
+                chunk_mod.Chunk(i, f"{unique[p]} Note {doc}-{i}.") for i, p in enumerate(picks)
+            ]
+            service.store.write_document(
+                tenant, f"q-{doc}.txt", f"h{doc}", "", "text/plain", chunks, vectors[picks]
+            )
         print(f"store: {service.store.chunk_count(tenant)} chunks in tenant {tenant}")
-        questions = [f"What about the {rng.choice(WORDS)} {rng.choice(WORDS)} {i}?"
-                     for i in range(400)]
+        questions = [
+            f"What about the {rng.choice(WORDS)} {rng.choice(WORDS)} {i}?" for i in range(400)
+        ]
 
         # Baseline: embed(question) + SQL top-k, directly.
         def direct(question: str) -> None:
@@ -127,8 +171,11 @@ def main() -> None:
 
     def ask(client: httpx.Client, question: str) -> float:
         t = time.perf_counter()
-        r = client.post(f"{url}/v1/query", json={"tenant": tenant, "question": question,
-                                                 "top_k": 5}, headers=headers)
+        r = client.post(
+            f"{url}/v1/query",
+            json={"tenant": tenant, "question": question, "top_k": 5},
+            headers=headers,
+        )
         r.raise_for_status()
         return time.perf_counter() - t
 
@@ -139,8 +186,9 @@ def main() -> None:
     with ThreadPoolExecutor(8) as pool:
         clients = [httpx.Client(timeout=30) for _ in range(8)]
         started = time.perf_counter()
-        conc = list(pool.map(lambda i: ask(clients[i % 8], questions[i % 400] + f" r{i}"),
-                             range(400)))
+        conc = list(
+            pool.map(lambda i: ask(clients[i % 8], questions[i % 400] + f" r{i}"), range(400))
+        )
         wall = time.perf_counter() - started
     server.should_exit = True
     thread.join(5)
@@ -151,10 +199,14 @@ def main() -> None:
 
     b50, s50 = statistics.median(base) * 1000, statistics.median(single) * 1000
     print(f"direct embed+SQL top-k: p50 {b50:.1f} ms")
-    print(f"/v1/query sequential:   p50 {s50:.1f} ms, p95 {pct(single, 0.95):.1f} ms; "
-          f"ratio {s50 / b50:.2f} (target <= 1.2)")
-    print(f"/v1/query concurrency 8: p50 {pct(conc, 0.5):.1f} ms, p95 {pct(conc, 0.95):.1f} ms, "
-          f"{len(conc) / wall:.1f} requests/s")
+    print(
+        f"/v1/query sequential:   p50 {s50:.1f} ms, p95 {pct(single, 0.95):.1f} ms; "
+        f"ratio {s50 / b50:.2f} (target <= 1.2)"
+    )
+    print(
+        f"/v1/query concurrency 8: p50 {pct(conc, 0.5):.1f} ms, p95 {pct(conc, 0.95):.1f} ms, "
+        f"{len(conc) / wall:.1f} requests/s"
+    )
 
 
 if __name__ == "__main__":
