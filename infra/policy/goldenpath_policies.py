@@ -53,6 +53,27 @@ def _for_types(*type_tokens: str) -> Callable[[Validate], Validate]:
     return decorate
 
 
+RESOURCE_POLICIES: Final[list[ResourceValidationPolicy]] = []
+
+
+def _policy(
+    name: str, description: str, level: EnforcementLevel, *type_tokens: str
+) -> Callable[[Validate], ResourceValidationPolicy]:
+    """Declare a resource policy; its check runs only for `type_tokens` (every type if none)."""
+
+    def declare(check: Validate) -> ResourceValidationPolicy:
+        policy = ResourceValidationPolicy(
+            name=name,
+            description=description,
+            enforcement_level=level,
+            validate=_for_types(*type_tokens)(check) if type_tokens else check,
+        )
+        RESOURCE_POLICIES.append(policy)
+        return policy
+
+    return declare
+
+
 def _environment(props: Mapping[str, Any]) -> str | None:
     tags = props.get("tags") or {}
     return tags.get("environment") if isinstance(tags, Mapping) else None
@@ -82,7 +103,8 @@ def is_taggable(type_token: str) -> bool:
     return init is not None and "tags" in inspect.signature(init).parameters
 
 
-def _required_tags(args: ResourceValidationArgs, report: ReportViolation) -> None:
+@_policy("required-tags", "Taggable AWS resources carry the four required tags.", MANDATORY)
+def required_tags(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if not is_taggable(args.resource_type):
         return
     tags = args.props.get("tags") or {}
@@ -91,16 +113,13 @@ def _required_tags(args: ResourceValidationArgs, report: ReportViolation) -> Non
         report(f"required tags {missing} are missing or empty", None)
 
 
-required_tags = ResourceValidationPolicy(
-    name="required-tags",
-    description="Taggable AWS resources carry the four required tags.",
-    enforcement_level=MANDATORY,
-    validate=_required_tags,
+@_policy(
+    "eks-secrets-encrypted",
+    "EKS clusters envelope-encrypt Kubernetes secrets with a customer KMS key.",
+    MANDATORY,
+    "aws:eks/cluster:Cluster",
 )
-
-
-@_for_types("aws:eks/cluster:Cluster")
-def _eks_secrets_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def eks_secrets_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
     config = args.props.get("encryptionConfig") or {}
     if "secrets" not in (config.get("resources") or []) or not (
         (config.get("provider") or {}).get("keyArn")
@@ -108,16 +127,13 @@ def _eks_secrets_encrypted(args: ResourceValidationArgs, report: ReportViolation
         report("EKS secrets must be envelope-encrypted with a KMS key", None)
 
 
-eks_secrets_encrypted = ResourceValidationPolicy(
-    name="eks-secrets-encrypted",
-    description="EKS clusters envelope-encrypt Kubernetes secrets with a customer KMS key.",
-    enforcement_level=MANDATORY,
-    validate=_eks_secrets_encrypted,
+@_policy(
+    "eks-endpoint-restricted",
+    "EKS API endpoints are private in prod and allow-listed elsewhere.",
+    MANDATORY,
+    "aws:eks/cluster:Cluster",
 )
-
-
-@_for_types("aws:eks/cluster:Cluster")
-def _eks_endpoint(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def eks_endpoint_restricted(args: ResourceValidationArgs, report: ReportViolation) -> None:
     vpc = args.props.get("vpcConfig") or {}
     if not vpc.get("endpointPublicAccess", True):
         return
@@ -131,65 +147,53 @@ def _eks_endpoint(args: ResourceValidationArgs, report: ReportViolation) -> None
             report(f"public access CIDR {cidr} is too wide (/8 or narrower)", None)
 
 
-eks_endpoint_restricted = ResourceValidationPolicy(
-    name="eks-endpoint-restricted",
-    description="EKS API endpoints are private in prod and allow-listed elsewhere.",
-    enforcement_level=MANDATORY,
-    validate=_eks_endpoint,
+@_policy(
+    "eks-control-plane-logging",
+    "EKS control-plane logging is on for every log type.",
+    MANDATORY,
+    "aws:eks/cluster:Cluster",
 )
-
-
-@_for_types("aws:eks/cluster:Cluster")
-def _eks_logging(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def eks_control_plane_logging(args: ResourceValidationArgs, report: ReportViolation) -> None:
     enabled = set(args.props.get("enabledClusterLogTypes") or [])
     missing = [t for t in CONTROL_PLANE_LOG_TYPES if t not in enabled]
     if missing:
         report(f"control-plane log types {missing} are not enabled", None)
 
 
-eks_control_plane_logging = ResourceValidationPolicy(
-    name="eks-control-plane-logging",
-    description="EKS control-plane logging is on for every log type.",
-    enforcement_level=MANDATORY,
-    validate=_eks_logging,
+@_policy(
+    "eks-pinned-version",
+    "EKS clusters pin a Kubernetes minor version; upgrades are deliberate.",
+    MANDATORY,
+    "aws:eks/cluster:Cluster",
 )
-
-
-@_for_types("aws:eks/cluster:Cluster")
-def _eks_version(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def eks_pinned_version(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if not re.fullmatch(r"1\.\d+", str(args.props.get("version") or "")):
         report("pin the Kubernetes version (for example 1.32)", None)
-
-
-eks_pinned_version = ResourceValidationPolicy(
-    name="eks-pinned-version",
-    description="EKS clusters pin a Kubernetes minor version; upgrades are deliberate.",
-    enforcement_level=MANDATORY,
-    validate=_eks_version,
-)
 
 
 def _gpu_types(props: Mapping[str, Any]) -> list[str]:
     return [t for t in props.get("instanceTypes") or [] if _is_gpu(t)]
 
 
-@_for_types("aws:eks/nodeGroup:NodeGroup")
-def _gpu_instance_allow_list(args: ResourceValidationArgs, report: ReportViolation) -> None:
+@_policy(
+    "gpu-instance-allow-list",
+    "GPU node groups use the allow-listed families (g5, g6, g6e, p4d, p5).",
+    MANDATORY,
+    "aws:eks/nodeGroup:NodeGroup",
+)
+def gpu_instance_allow_list(args: ResourceValidationArgs, report: ReportViolation) -> None:
     for instance_type in _gpu_types(args.props):
         if _family(instance_type) not in GPU_INSTANCE_FAMILIES:
             report(f"GPU instance type {instance_type} is outside {GPU_INSTANCE_FAMILIES}", None)
 
 
-gpu_instance_allow_list = ResourceValidationPolicy(
-    name="gpu-instance-allow-list",
-    description="GPU node groups use the allow-listed families (g5, g6, g6e, p4d, p5).",
-    enforcement_level=MANDATORY,
-    validate=_gpu_instance_allow_list,
+@_policy(
+    "gpu-node-group-ami-and-taint",
+    "GPU node groups use an NVIDIA AMI type and the nvidia.com/gpu NoSchedule taint.",
+    MANDATORY,
+    "aws:eks/nodeGroup:NodeGroup",
 )
-
-
-@_for_types("aws:eks/nodeGroup:NodeGroup")
-def _gpu_node_shape(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def gpu_node_group_shape(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if not _gpu_types(args.props):
         return
     if args.props.get("amiType") not in GPU_AMI_TYPES:
@@ -201,16 +205,13 @@ def _gpu_node_shape(args: ResourceValidationArgs, report: ReportViolation) -> No
         report("GPU node groups carry the taint nvidia.com/gpu=true:NoSchedule", None)
 
 
-gpu_node_group_shape = ResourceValidationPolicy(
-    name="gpu-node-group-ami-and-taint",
-    description="GPU node groups use an NVIDIA AMI type and the nvidia.com/gpu NoSchedule taint.",
-    enforcement_level=MANDATORY,
-    validate=_gpu_node_shape,
+@_policy(
+    "gpu-node-group-bounds",
+    "Node groups have ordered bounds; GPU groups stay under the environment's cap.",
+    MANDATORY,
+    "aws:eks/nodeGroup:NodeGroup",
 )
-
-
-@_for_types("aws:eks/nodeGroup:NodeGroup")
-def _gpu_node_cap(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def gpu_node_cap(args: ResourceValidationArgs, report: ReportViolation) -> None:
     scaling = args.props.get("scalingConfig") or {}
     low, want, high = (scaling.get(k, 0) for k in ("minSize", "desiredSize", "maxSize"))
     if not low <= want <= high:
@@ -220,132 +221,113 @@ def _gpu_node_cap(args: ResourceValidationArgs, report: ReportViolation) -> None
         report(f"GPU max nodes {high} exceed the environment's cap of {cap}", None)
 
 
-gpu_node_cap = ResourceValidationPolicy(
-    name="gpu-node-group-bounds",
-    description="Node groups have ordered bounds; GPU groups stay under the environment's cap.",
-    enforcement_level=MANDATORY,
-    validate=_gpu_node_cap,
+@_policy(
+    "node-group-launch-template",
+    "Managed node groups use a launch template so IMDSv2 and encryption apply.",
+    ADVISORY,
+    "aws:eks/nodeGroup:NodeGroup",
 )
-
-
-@_for_types("aws:eks/nodeGroup:NodeGroup")
-def _node_group_launch_template(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def node_group_launch_template(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if not (args.props.get("launchTemplate") or {}).get("id") and not (
         args.props.get("launchTemplate") or {}
     ).get("name"):
         report("node groups use a launch template (IMDSv2, encrypted volumes)", None)
 
 
-node_group_launch_template = ResourceValidationPolicy(
-    name="node-group-launch-template",
-    description="Managed node groups use a launch template so IMDSv2 and encryption apply.",
-    enforcement_level=ADVISORY,
-    validate=_node_group_launch_template,
+@_policy(
+    "imdsv2-required",
+    "Launch templates and instances require IMDSv2.",
+    MANDATORY,
+    "aws:ec2/launchTemplate:LaunchTemplate",
+    "aws:ec2/instance:Instance",
 )
-
-
-@_for_types("aws:ec2/launchTemplate:LaunchTemplate", "aws:ec2/instance:Instance")
-def _imdsv2(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def imdsv2_required(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if (args.props.get("metadataOptions") or {}).get("httpTokens") != "required":
         report("instance metadata must require IMDSv2 tokens (httpTokens=required)", None)
 
 
-imdsv2_required = ResourceValidationPolicy(
-    name="imdsv2-required",
-    description="Launch templates and instances require IMDSv2.",
-    enforcement_level=MANDATORY,
-    validate=_imdsv2,
+@_policy(
+    "launch-template-encrypted-volumes",
+    "Every EBS volume in a launch template is encrypted.",
+    MANDATORY,
+    "aws:ec2/launchTemplate:LaunchTemplate",
 )
-
-
-@_for_types("aws:ec2/launchTemplate:LaunchTemplate")
-def _lt_volumes(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def launch_template_encrypted_volumes(
+    args: ResourceValidationArgs, report: ReportViolation
+) -> None:
     for mapping in args.props.get("blockDeviceMappings") or []:
         ebs = mapping.get("ebs") or {}
         if str(ebs.get("encrypted", "false")).lower() != "true":
             report(f"volume {mapping.get('deviceName')} is not encrypted", None)
 
 
-launch_template_encrypted_volumes = ResourceValidationPolicy(
-    name="launch-template-encrypted-volumes",
-    description="Every EBS volume in a launch template is encrypted.",
-    enforcement_level=MANDATORY,
-    validate=_lt_volumes,
+@_policy(
+    "ebs-volume-encrypted",
+    "Standalone EBS volumes are encrypted.",
+    MANDATORY,
+    "aws:ebs/volume:Volume",
 )
-
-
-@_for_types("aws:ebs/volume:Volume")
-def _ebs_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def ebs_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.props.get("encrypted") is not True:
         report("EBS volumes are encrypted", None)
 
 
-ebs_encrypted = ResourceValidationPolicy(
-    name="ebs-volume-encrypted",
-    description="Standalone EBS volumes are encrypted.",
-    enforcement_level=MANDATORY,
-    validate=_ebs_encrypted,
+@_policy(
+    "rds-storage-encrypted",
+    "RDS and Aurora storage is encrypted.",
+    MANDATORY,
+    "aws:rds/cluster:Cluster",
+    "aws:rds/instance:Instance",
 )
-
-
-@_for_types("aws:rds/cluster:Cluster", "aws:rds/instance:Instance")
-def _rds_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def rds_storage_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.props.get("storageEncrypted") is not True:
         report("database storage must be encrypted at rest", None)
 
 
-rds_storage_encrypted = ResourceValidationPolicy(
-    name="rds-storage-encrypted",
-    description="RDS and Aurora storage is encrypted.",
-    enforcement_level=MANDATORY,
-    validate=_rds_encrypted,
+@_policy(
+    "rds-not-public",
+    "No database instance is publicly accessible.",
+    MANDATORY,
+    "aws:rds/clusterInstance:ClusterInstance",
+    "aws:rds/instance:Instance",
 )
-
-
-@_for_types("aws:rds/clusterInstance:ClusterInstance", "aws:rds/instance:Instance")
-def _rds_not_public(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def rds_not_public(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.props.get("publiclyAccessible") is True:
         report("databases are never publicly accessible", None)
 
 
-rds_not_public = ResourceValidationPolicy(
-    name="rds-not-public",
-    description="No database instance is publicly accessible.",
-    enforcement_level=MANDATORY,
-    validate=_rds_not_public,
+@_policy(
+    "rds-managed-master-password",
+    "Master passwords live in Secrets Manager (manageMasterUserPassword).",
+    MANDATORY,
+    "aws:rds/cluster:Cluster",
+    "aws:rds/instance:Instance",
 )
-
-
-@_for_types("aws:rds/cluster:Cluster", "aws:rds/instance:Instance")
-def _rds_managed_password(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def rds_managed_master_password(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.props.get("masterPassword") or not args.props.get("manageMasterUserPassword"):
         report("the master password is managed by Secrets Manager, never set in code", None)
 
 
-rds_managed_master_password = ResourceValidationPolicy(
-    name="rds-managed-master-password",
-    description="Master passwords live in Secrets Manager (manageMasterUserPassword).",
-    enforcement_level=MANDATORY,
-    validate=_rds_managed_password,
+@_policy(
+    "rds-iam-authentication",
+    "Databases accept IAM authentication.",
+    ADVISORY,
+    "aws:rds/cluster:Cluster",
+    "aws:rds/instance:Instance",
 )
-
-
-@_for_types("aws:rds/cluster:Cluster", "aws:rds/instance:Instance")
-def _rds_iam_auth(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def rds_iam_authentication(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if not args.props.get("iamDatabaseAuthenticationEnabled"):
         report("enable IAM database authentication so services need no passwords", None)
 
 
-rds_iam_authentication = ResourceValidationPolicy(
-    name="rds-iam-authentication",
-    description="Databases accept IAM authentication.",
-    enforcement_level=ADVISORY,
-    validate=_rds_iam_auth,
+@_policy(
+    "rds-prod-deletion-protection",
+    "Prod databases have deletion protection and a final snapshot.",
+    MANDATORY,
+    "aws:rds/cluster:Cluster",
+    "aws:rds/instance:Instance",
 )
-
-
-@_for_types("aws:rds/cluster:Cluster", "aws:rds/instance:Instance")
-def _rds_prod_protection(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def rds_prod_deletion_protection(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if _environment(args.props) != "prod":
         return
     if args.props.get("deletionProtection") is not True:
@@ -354,49 +336,41 @@ def _rds_prod_protection(args: ResourceValidationArgs, report: ReportViolation) 
         report("prod databases take a final snapshot", None)
 
 
-rds_prod_deletion_protection = ResourceValidationPolicy(
-    name="rds-prod-deletion-protection",
-    description="Prod databases have deletion protection and a final snapshot.",
-    enforcement_level=MANDATORY,
-    validate=_rds_prod_protection,
+@_policy(
+    "rds-backup-retention",
+    f"Backups are kept at least {MIN_BACKUP_RETENTION_DAYS} days.",
+    ADVISORY,
+    "aws:rds/cluster:Cluster",
+    "aws:rds/instance:Instance",
 )
-
-
-@_for_types("aws:rds/cluster:Cluster", "aws:rds/instance:Instance")
-def _rds_backups(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def rds_backup_retention(args: ResourceValidationArgs, report: ReportViolation) -> None:
     days = args.props.get("backupRetentionPeriod") or 1
     if days < MIN_BACKUP_RETENTION_DAYS:
         report(f"backup retention {days} days is under {MIN_BACKUP_RETENTION_DAYS}", None)
 
 
-rds_backup_retention = ResourceValidationPolicy(
-    name="rds-backup-retention",
-    description=f"Backups are kept at least {MIN_BACKUP_RETENTION_DAYS} days.",
-    enforcement_level=ADVISORY,
-    validate=_rds_backups,
+@_policy(
+    "kms-key-rotation",
+    "Symmetric KMS keys have automatic rotation on.",
+    MANDATORY,
+    "aws:kms/key:Key",
 )
-
-
-@_for_types("aws:kms/key:Key")
-def _kms_rotation(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def kms_key_rotation(args: ResourceValidationArgs, report: ReportViolation) -> None:
     symmetric = args.props.get("customerMasterKeySpec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT"
     if symmetric and args.props.get("enableKeyRotation") is not True:
         report("KMS keys rotate automatically", None)
-
-
-kms_key_rotation = ResourceValidationPolicy(
-    name="kms-key-rotation",
-    description="Symmetric KMS keys have automatic rotation on.",
-    enforcement_level=MANDATORY,
-    validate=_kms_rotation,
-)
 
 
 def _open_rule_ok(protocol: Any, from_port: Any, to_port: Any) -> bool:
     return str(protocol) in ("tcp", "6") and from_port == 443 and to_port == 443
 
 
-def _no_open_ingress(args: ResourceValidationArgs, report: ReportViolation) -> None:
+@_policy(
+    "no-open-ingress",
+    "Ingress from 0.0.0.0/0 or ::/0 only on tcp/443 (load balancers).",
+    MANDATORY,
+)
+def no_open_ingress(args: ResourceValidationArgs, report: ReportViolation) -> None:
     props = args.props
     if args.resource_type == "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule":
         cidrs = [props.get("cidrIpv4"), props.get("cidrIpv6")]
@@ -427,30 +401,26 @@ def _no_open_ingress(args: ResourceValidationArgs, report: ReportViolation) -> N
             )
 
 
-no_open_ingress = ResourceValidationPolicy(
-    name="no-open-ingress",
-    description="Ingress from 0.0.0.0/0 or ::/0 only on tcp/443 (load balancers).",
-    enforcement_level=MANDATORY,
-    validate=_no_open_ingress,
+@_policy(
+    "default-security-group-closed",
+    "VPC default security groups have no rules.",
+    MANDATORY,
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
 )
-
-
-@_for_types("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
-def _default_sg(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def default_security_group_closed(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.props.get("ingress") or args.props.get("egress"):
         report("the default security group allows nothing", None)
 
 
-default_security_group_closed = ResourceValidationPolicy(
-    name="default-security-group-closed",
-    description="VPC default security groups have no rules.",
-    enforcement_level=MANDATORY,
-    validate=_default_sg,
+@_policy(
+    "log-group-retention-and-encryption",
+    "Log groups have a retention period and a KMS key.",
+    ADVISORY,
+    "aws:cloudwatch/logGroup:LogGroup",
 )
-
-
-@_for_types("aws:cloudwatch/logGroup:LogGroup")
-def _log_retention(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def log_group_retention_and_encryption(
+    args: ResourceValidationArgs, report: ReportViolation
+) -> None:
     days = args.props.get("retentionInDays") or 0
     if days < MIN_LOG_RETENTION_DAYS:
         report(f"log retention must be set, at least {MIN_LOG_RETENTION_DAYS} days", None)
@@ -458,47 +428,38 @@ def _log_retention(args: ResourceValidationArgs, report: ReportViolation) -> Non
         report("log groups are encrypted with the environment's KMS key", None)
 
 
-log_group_retention_and_encryption = ResourceValidationPolicy(
-    name="log-group-retention-and-encryption",
-    description="Log groups have a retention period and a KMS key.",
-    enforcement_level=ADVISORY,
-    validate=_log_retention,
+@_policy(
+    "secrets-customer-kms",
+    "Secrets Manager secrets use the environment's customer-managed key.",
+    ADVISORY,
+    "aws:secretsmanager/secret:Secret",
 )
-
-
-@_for_types("aws:secretsmanager/secret:Secret")
-def _secret_kms(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def secrets_customer_kms(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if not args.props.get("kmsKeyId"):
         report(
             "secrets are encrypted with the environment's KMS key, not the AWS-managed one", None
         )
 
 
-secrets_customer_kms = ResourceValidationPolicy(
-    name="secrets-customer-kms",
-    description="Secrets Manager secrets use the environment's customer-managed key.",
-    enforcement_level=ADVISORY,
-    validate=_secret_kms,
+@_policy(
+    "helm-release-pinned-version",
+    "Helm releases pin an exact chart version.",
+    MANDATORY,
+    "kubernetes:helm.sh/v3:Release",
 )
-
-
-@_for_types("kubernetes:helm.sh/v3:Release")
-def _helm_pinned(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def helm_release_pinned(args: ResourceValidationArgs, report: ReportViolation) -> None:
     version = str(args.props.get("version") or "")
     if not _SEMVER.match(version):
         report(f"chart {args.props.get('chart')} version {version!r} is not pinned to x.y.z", None)
 
 
-helm_release_pinned = ResourceValidationPolicy(
-    name="helm-release-pinned-version",
-    description="Helm releases pin an exact chart version.",
-    enforcement_level=MANDATORY,
-    validate=_helm_pinned,
+@_policy(
+    "opensearch-serverless-private-encrypted",
+    "OpenSearch Serverless: no public network access, customer KMS encryption.",
+    MANDATORY,
+    "aws:opensearch/serverlessSecurityPolicy:ServerlessSecurityPolicy",
 )
-
-
-@_for_types("aws:opensearch/serverlessSecurityPolicy:ServerlessSecurityPolicy")
-def _aoss_policy(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def opensearch_private_and_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
     document = json.loads(args.props.get("policy") or "null")
     if args.props.get("type") == "network":
         for rule in document if isinstance(document, list) else [document]:
@@ -508,28 +469,17 @@ def _aoss_policy(args: ResourceValidationArgs, report: ReportViolation) -> None:
         report("OpenSearch Serverless collections use the environment's KMS key", None)
 
 
-opensearch_private_and_encrypted = ResourceValidationPolicy(
-    name="opensearch-serverless-private-encrypted",
-    description="OpenSearch Serverless: no public network access, customer KMS encryption.",
-    enforcement_level=MANDATORY,
-    validate=_aoss_policy,
+@_policy(
+    "s3-public-access-blocked",
+    "S3 public access blocks turn on all four settings.",
+    MANDATORY,
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
 )
-
-
-@_for_types("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
-def _s3_public_block(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def s3_public_access_blocked(args: ResourceValidationArgs, report: ReportViolation) -> None:
     keys = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
     off = [k for k in keys if args.props.get(k) is not True]
     if off:
         report(f"S3 public access block settings {off} are off", None)
-
-
-s3_public_access_blocked = ResourceValidationPolicy(
-    name="s3-public-access-blocked",
-    description="S3 public access blocks turn on all four settings.",
-    enforcement_level=MANDATORY,
-    validate=_s3_public_block,
-)
 
 
 def _budget_present(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -546,33 +496,5 @@ stack_has_budget = StackValidationPolicy(
     validate=_budget_present,
 )
 
-RESOURCE_POLICIES: Final[list[ResourceValidationPolicy]] = [
-    required_tags,
-    eks_secrets_encrypted,
-    eks_endpoint_restricted,
-    eks_control_plane_logging,
-    eks_pinned_version,
-    gpu_instance_allow_list,
-    gpu_node_group_shape,
-    gpu_node_cap,
-    node_group_launch_template,
-    imdsv2_required,
-    launch_template_encrypted_volumes,
-    ebs_encrypted,
-    rds_storage_encrypted,
-    rds_not_public,
-    rds_managed_master_password,
-    rds_iam_authentication,
-    rds_prod_deletion_protection,
-    rds_backup_retention,
-    kms_key_rotation,
-    no_open_ingress,
-    default_security_group_closed,
-    log_group_retention_and_encryption,
-    secrets_customer_kms,
-    helm_release_pinned,
-    opensearch_private_and_encrypted,
-    s3_public_access_blocked,
-]
 STACK_POLICIES: Final[list[StackValidationPolicy]] = [stack_has_budget]
 POLICIES: Final = [*RESOURCE_POLICIES, *STACK_POLICIES]
