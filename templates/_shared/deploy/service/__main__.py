@@ -1,0 +1,119 @@
+{%- set uses_postgres = cookiecutter._kind == "rag-service" or cookiecutter.get("checkpointer") == "postgres" -%}
+{%- set uses_openai = "openai-compatible" in [cookiecutter.get("generation_mode"), cookiecutter.get("embeddings"), cookiecutter.get("llm")] -%}
+{%- set default_gpus = 1 if cookiecutter._kind == "batch-inference" and cookiecutter.accelerator == "gpu" else 0 -%}
+"""Deploys this service onto the goldenpath platform stack: run `pulumi up` in this folder.
+
+The only module that reads Pulumi config; `service_deployment` receives plain, typed values.
+"""
+
+from pathlib import Path
+from urllib.parse import {% if uses_postgres %}quote, {% endif %}urlsplit
+
+import pulumi
+import pulumi_kubernetes as k8s
+from service_deployment import ServiceDeployment, ServiceDeploymentArgs, load_alert_groups
+
+SERVICE = "{{ cookiecutter.project_slug }}"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# ENVIRONMENT as the service's settings spell it, per platform environment.
+SETTINGS_ENVIRONMENT = {"dev": "development", "staging": "staging", "prod": "production"}
+
+config = pulumi.Config()
+
+
+def config_int(key: str, default: int) -> int:
+    """An integer setting; an explicit 0 stays 0 so the guardrails can see it."""
+    value = config.get_int(key)
+    return default if value is None else value
+
+
+environment = config.get("environment") or pulumi.get_stack()
+team = config.get("team") or "{{ cookiecutter.owner_team }}"
+replicas = config_int("replicas", 2)
+resources = config.get_object("resources") or {}
+otel_endpoint = config.get("otelEndpoint")
+
+platform = pulumi.StackReference(config.require("platformStack"))
+
+
+def team_namespace(teams: dict[str, dict[str, str]]) -> dict[str, str]:
+    if team not in teams:
+        raise ValueError(
+            f"team={team!r} refused: the platform stack has no namespace for it"
+            f" (teams: {', '.join(sorted(teams)) or 'none'})"
+        )
+    return teams[team]
+
+
+namespace = platform.require_output("team_namespaces").apply(team_namespace)
+env: dict[str, pulumi.Input[str]] = {
+    "ENVIRONMENT": SETTINGS_ENVIRONMENT.get(environment, environment),
+    "AWS_REGION": config.get("awsRegion") or platform.require_output("region"),
+    "SECRETS_PREFIX": config.get("secretsPrefix") or f"goldenpath/{environment}/{team}/{SERVICE}",
+}
+egress_tcp_ports = [443]  # AWS APIs (Secrets Manager, S3, Bedrock) through the VPC endpoints
+if otel_endpoint:
+    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = otel_endpoint
+    egress_tcp_ports.append(urlsplit(otel_endpoint).port or 4318)
+{%- if uses_openai %}
+# The OpenAI-compatible model endpoint: vLLM on the GPU nodes unless configured otherwise.
+env["OPENAI_BASE_URL"] = openai_base_url = (
+    config.get("openaiBaseUrl") or "http://vllm.inference.svc.cluster.local:8000/v1"
+)
+egress_tcp_ports.append(urlsplit(openai_base_url).port or 443)
+{%- endif %}
+{%- if cookiecutter._kind == "batch-inference" %}
+env["ACCELERATOR"] = "{{ cookiecutter.accelerator }}"
+{%- if cookiecutter.storage == "local" %}
+# Local storage lives on the pod's scratch volume; use storage=s3 for data that must outlast it.
+env["STORAGE_ROOT"] = "/app/.data/storage"
+{%- endif %}
+{%- endif %}
+secret_env: dict[str, pulumi.Input[str]] = {}
+{%- if uses_postgres %}
+
+# Aurora PostgreSQL (pgvector) from the platform stack, as the user named after the namespace.
+database_user = config.get("databaseUser") or team
+database_password = config.require_secret("databasePassword")
+secret_env["DATABASE_URL"] = pulumi.Output.all(
+    platform.require_output("vector_store_endpoint"),
+    platform.require_output("vector_store_port"),
+    platform.require_output("vector_store_database"),
+    database_password,
+).apply(
+    lambda parts: (
+        f"postgresql://{quote(database_user)}:{quote(str(parts[3]), safe='')}"
+        f"@{parts[0]}:{int(parts[1])}/{parts[2]}?sslmode=require"
+    )
+)
+egress_tcp_ports.append(5432)
+{%- endif %}
+
+args = ServiceDeploymentArgs(
+    service=SERVICE,
+    environment=environment,
+    image=config.require("image"),
+    namespace=namespace.apply(lambda ns: ns["namespace"]),
+    service_account=namespace.apply(lambda ns: ns["service_account"]),
+    replicas=replicas,
+    max_replicas=config_int("maxReplicas", replicas),
+    requests=resources.get("requests") or {},
+    limits=resources.get("limits") or {},
+    alert_groups=load_alert_groups(PROJECT_ROOT / "observability" / "alerts.yml"),
+    env=env,
+    secret_env=secret_env,
+    gpus=config_int("gpus", {{ default_gpus }}),
+{%- if cookiecutter.get("checkpointer") == "sqlite" %}
+    single_replica=True,
+{%- endif %}
+{%- if cookiecutter._kind == "batch-inference" %}
+    shared_memory=True,
+{%- endif %}
+    egress_tcp_ports=egress_tcp_ports,
+)
+provider = k8s.Provider("platform", kubeconfig=platform.require_output("kubeconfig"))
+service = ServiceDeployment(SERVICE, args, pulumi.ResourceOptions(providers=[provider]))
+
+pulumi.export("namespace", args.namespace)
+pulumi.export("url", service.url)
+pulumi.export("image", args.image)

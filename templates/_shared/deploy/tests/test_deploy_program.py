@@ -1,0 +1,313 @@
+{%- set uses_postgres = cookiecutter._kind == "rag-service" or cookiecutter.get("checkpointer") == "postgres" -%}
+{%- set gpu = cookiecutter.get("accelerator") == "gpu" -%}
+{%- set sqlite = cookiecutter.get("checkpointer") == "sqlite" -%}
+"""deploy/: the Pulumi program under unit-test mocks (no CLI, no cluster, no cloud).
+
+Pulumi's mocks are process-global, so the program runs in one child process (this file, run
+as a script) for every scenario at once; the tests assert on what it registered.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+PROJECT = Path(__file__).resolve().parents[1]
+DEPLOY = PROJECT / "deploy"
+SERVICE = "{{ cookiecutter.project_slug }}"
+TEAM = "{{ cookiecutter.owner_team }}"
+IMAGE = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{SERVICE}:1.4.2"
+DB_PASSWORD = "s3cret/pass@word"
+SECRET_SIG = "4dabf18193072939515e22adb298388d"  # marks a secret in the values the mocks receive
+KUBECONFIG = '{"apiVersion": "v1", "kind": "Config", "clusters": []}'
+# What `infra/` exports (goldenpath_infra/stack.py), as a StackReference reads it.
+PLATFORM_OUTPUTS: dict[str, Any] = {
+    "environment": "staging",
+    "region": "eu-west-1",
+    "kubeconfig": KUBECONFIG,
+    "cluster_name": "goldenpath-staging",
+    "vector_store_endpoint": "vectors.cluster-abc.eu-west-1.rds.amazonaws.com",
+    "vector_store_port": 5432,
+    "vector_store_database": "vectors",
+    "vector_store_secret_arn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db",
+    "kms_key_arn": "arn:aws:kms:eu-west-1:123456789012:key/k",
+    "team_namespaces": {
+        name: {
+            "namespace": name,
+            "service_account": "workload",
+            "role_arn": f"arn:aws:iam::123456789012:role/{name}-workload",
+            "secret_arns": {},
+        }
+        for name in (TEAM, "other-team")
+    },
+}
+
+
+def stack_config(stack: str, **overrides: Any) -> dict[str, Any]:
+    """deploy/Pulumi.<stack>.yaml plus what an operator sets with `pulumi config set`."""
+    raw = yaml.safe_load((DEPLOY / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))
+    values = {key.split(":", 1)[1]: value for key, value in raw["config"].items()}
+    values.update(image=IMAGE, databasePassword=DB_PASSWORD)
+    values.update(overrides)
+    return values
+
+
+SCENARIOS: dict[str, tuple[str, dict[str, Any]]] = {
+    "staging": ("staging", stack_config("staging")),
+    "prod": ("prod", stack_config("prod")),
+    "prod_one_replica": ("prod", stack_config("prod", replicas=1)),
+    "image_latest": ("staging", stack_config("staging", image=f"registry.local/{SERVICE}:latest")),
+    "image_untagged": ("staging", stack_config("staging", image=f"registry.local/{SERVICE}")),
+    "no_limits": (
+        "staging",
+        stack_config("staging", resources={"requests": {"cpu": "1", "memory": "1Gi"}}),
+    ),
+{%- if sqlite %}
+    "sqlite_two_replicas": ("staging", stack_config("staging", replicas=2, maxReplicas=2)),
+{%- endif %}
+}
+
+
+def run_scenarios(scenarios: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Child process: run deploy/__main__.py once per scenario under fresh mocks."""
+    import pulumi
+
+    class Mocks(pulumi.runtime.Mocks):
+        def __init__(self) -> None:
+            self.resources: list[dict[str, Any]] = []
+
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+            self.resources.append(
+                {"type": args.typ, "name": args.name, "inputs": args.inputs,
+                 "provider": args.provider or "", "custom": bool(args.custom)}
+            )  # fmt: skip
+            if args.typ == "pulumi:pulumi:StackReference":
+                return f"{args.name}-id", {
+                    "name": args.inputs["name"],
+                    "outputs": PLATFORM_OUTPUTS,
+                    "secretOutputNames": ["kubeconfig"],
+                }
+            return f"{args.name}-id", dict(args.inputs)
+
+        def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+            raise AssertionError(f"unexpected invoke {args.token}")
+
+    def run_program() -> None:
+        runpy.run_path(str(DEPLOY / "__main__.py"))
+
+    sys.path.insert(0, str(DEPLOY))
+    results: dict[str, Any] = {}
+    for key, (stack, values) in scenarios.items():
+        mocks = Mocks()
+        pulumi.runtime.set_mocks(mocks, project=SERVICE, stack=stack, preview=False)
+        pulumi.runtime.set_all_config(
+            {
+                f"{SERVICE}:{k}": v if isinstance(v, str) else json.dumps(v)
+                for k, v in values.items()
+            },
+            [f"{SERVICE}:databasePassword"],
+        )
+        error = None
+        try:
+            pulumi.runtime.test(run_program)()
+        except Exception as exc:  # reported to the parent, which asserts on it
+            error = f"{type(exc).__name__}: {exc}"
+        results[key] = {"resources": mocks.resources, "error": error}
+    return results
+
+
+@pytest.fixture(scope="module")
+def runs() -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, __file__],
+        input=json.dumps(SCENARIOS),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=DEPLOY,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def secret_value(value: Any) -> Any:
+    """The plain value of a Pulumi secret as the mocks see it; fails if it is not a secret."""
+    assert isinstance(value, dict) and SECRET_SIG in value, f"not a secret: {value!r}"
+    return value["value"]
+
+
+def resources(run: dict[str, Any], type_token: str) -> list[dict[str, Any]]:
+    return [r for r in run["resources"] if r["type"] == type_token]
+
+
+def one(run: dict[str, Any], type_token: str) -> dict[str, Any]:
+    (found,) = resources(run, type_token)
+    return found["inputs"]
+
+
+@pytest.fixture(scope="module")
+def staging(runs: dict[str, Any]) -> dict[str, Any]:
+    assert runs["staging"]["error"] is None, runs["staging"]["error"]
+    return runs["staging"]
+
+
+@pytest.fixture(scope="module")
+def pod(staging: dict[str, Any]) -> dict[str, Any]:
+    return one(staging, "kubernetes:apps/v1:Deployment")["spec"]["template"]["spec"]
+
+
+def test_reads_the_platform_stack_and_deploys_through_its_kubeconfig(staging):
+    reference = one(staging, "pulumi:pulumi:StackReference")
+    assert reference["name"] == "acme/goldenpath-infra/staging"
+    # The kubeconfig stays a secret all the way into the provider.
+    assert secret_value(one(staging, "pulumi:providers:kubernetes")["kubeconfig"]) == KUBECONFIG
+    assert len(resources(staging, "goldenpath:service:ServiceDeployment")) == 1
+    children = [r for r in staging["resources"] if r["type"].startswith("kubernetes:")]
+    assert len(children) >= 7
+    for child in children:
+        assert child["name"].startswith(f"{SERVICE}-"), child["name"]
+        assert "pulumi:providers:kubernetes::platform" in child["provider"], child["name"]
+        assert child["inputs"]["metadata"]["namespace"] == TEAM, child["name"]
+
+
+def test_pod_runs_as_the_irsa_workload_account_non_root_read_only(pod):
+    assert pod["serviceAccountName"] == "workload"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    (container,) = pod["containers"]
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert security["runAsUser"] == 10001
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "emptyDir" in volumes[mounts["/app/.data"]] and "emptyDir" in volumes[mounts["/tmp"]]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["DATA_DIR"] == "/app/.data"
+    assert container["image"] == IMAGE
+
+
+def test_probes_hit_the_chassis_health_endpoints(pod):
+    (container,) = pod["containers"]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["ports"] == [{"name": "http", "containerPort": 8000}]
+
+
+def test_environment_comes_from_config_and_the_platform_stack(staging, pod):
+    (container,) = pod["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["ENVIRONMENT"]["value"] == "staging"
+    assert env["AWS_REGION"]["value"] == "eu-west-1"
+    assert env["SECRETS_PREFIX"]["value"] == f"goldenpath/staging/{TEAM}/{SERVICE}"
+{%- if uses_postgres %}
+    # The URL is a secret: the pod spec only references it.
+    assert "value" not in env["DATABASE_URL"]
+    ref = env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+    secret = one(staging, "kubernetes:core/v1:Secret")
+    assert ref == {"name": secret["metadata"]["name"], "key": "DATABASE_URL"}
+    assert secret_value(secret["stringData"])["DATABASE_URL"] == (
+        f"postgresql://{TEAM}:s3cret%2Fpass%40word@vectors.cluster-abc.eu-west-1.rds.amazonaws.com"
+        ":5432/vectors?sslmode=require"
+    )
+{%- else %}
+    assert "DATABASE_URL" not in env
+    assert not resources(staging, "kubernetes:core/v1:Secret")
+{%- endif %}
+
+
+def test_resources_and_gpu_placement(pod):
+    (container,) = pod["containers"]
+    limits, requests = container["resources"]["limits"], container["resources"]["requests"]
+    assert limits["cpu"] and limits["memory"] and requests["cpu"] and requests["memory"]
+{%- if gpu %}
+    assert limits["nvidia.com/gpu"] == requests["nvidia.com/gpu"] == "1"
+    assert pod["tolerations"] == [
+        {"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+    ]
+    assert pod["nodeSelector"] == {"goldenpath.dev/accelerator": "nvidia"}
+{%- else %}
+    assert "nvidia.com/gpu" not in limits
+    assert "tolerations" not in pod and "nodeSelector" not in pod
+{%- endif %}
+
+
+def test_service_pdb_hpa_and_network_policy(staging):
+    config = stack_config("staging")
+    service = one(staging, "kubernetes:core/v1:Service")
+    # The Service name is the Prometheus job label the alerts select on.
+    assert service["metadata"]["name"] == SERVICE
+    assert service["spec"]["ports"] == [{"name": "http", "port": 8000, "targetPort": "http"}]
+    selector = service["spec"]["selector"]
+    assert one(staging, "kubernetes:policy/v1:PodDisruptionBudget")["spec"] == {
+        "maxUnavailable": 1,
+        "selector": {"matchLabels": selector},
+    }
+    hpa = one(staging, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")["spec"]
+    deployment = one(staging, "kubernetes:apps/v1:Deployment")
+    assert hpa["minReplicas"] == config["replicas"] == deployment["spec"]["replicas"]
+    assert hpa["maxReplicas"] == config["maxReplicas"]
+    assert hpa["scaleTargetRef"]["name"] == SERVICE
+    policy = one(staging, "kubernetes:networking.k8s.io/v1:NetworkPolicy")["spec"]
+    assert policy["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 8000}]
+    egress_ports = {p["port"] for p in policy["egress"][0]["ports"]}
+    assert 443 in egress_ports and (5432 in egress_ports) is {{ "True" if uses_postgres else "False" }}
+
+
+def test_service_monitor_scrapes_metrics(staging):
+    monitor = one(staging, "kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
+    service = one(staging, "kubernetes:core/v1:Service")
+    assert monitor["spec"]["selector"] == {"matchLabels": service["spec"]["selector"]}
+    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+    assert monitor["spec"]["endpoints"][0]["port"] == "http"
+
+
+def test_prometheus_rule_ships_the_services_own_slo_alerts(staging):
+    rule = one(staging, "kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+    alerts = yaml.safe_load((PROJECT / "observability" / "alerts.yml").read_text(encoding="utf-8"))
+    assert rule["spec"]["groups"] == alerts["groups"]
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+
+
+def test_prod_stack_file(runs):
+{%- if sqlite %}
+    # SQLite state lives in one pod: prod's replica floor refuses it.
+    assert "replicas=1 refused: prod runs at least 2 replicas" in runs["prod"]["error"]
+{%- else %}
+    assert runs["prod"]["error"] is None, runs["prod"]["error"]
+    deployment = one(runs["prod"], "kubernetes:apps/v1:Deployment")
+    assert deployment["spec"]["replicas"] >= 2
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["ENVIRONMENT"] == "production"
+{%- endif %}
+
+
+@pytest.mark.parametrize(
+    ("scenario", "message"),
+    [
+        ("prod_one_replica", "replicas=1 refused: prod runs at least 2 replicas"),
+        ("image_latest", f"image='registry.local/{SERVICE}:latest' refused: the 'latest' tag"),
+        ("image_untagged", f"image='registry.local/{SERVICE}' refused: pin the image with a tag"),
+        ("no_limits", "resources.limits={} refused: a cpu limit is required"),
+{%- if sqlite %}
+        ("sqlite_two_replicas", "replicas=2 refused: state is kept in one pod's SQLite file"),
+{%- endif %}
+    ],
+)
+def test_guardrails_refuse_unsafe_input_before_deploying_anything(runs, scenario, message):
+    run = runs[scenario]
+    assert run["error"] is not None and message in run["error"], run["error"]
+    assert not [r for r in run["resources"] if r["type"].startswith("kubernetes:")]
+
+
+if __name__ == "__main__":
+    print(json.dumps(run_scenarios(json.loads(sys.stdin.read())), default=str))

@@ -1,0 +1,1 @@
+{% include "deploy/service/service_deployment.py" %}

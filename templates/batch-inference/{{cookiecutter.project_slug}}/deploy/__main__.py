@@ -1,0 +1,1 @@
+{% include "deploy/service/__main__.py" %}

@@ -1,0 +1,1 @@
+{% include "deploy/tests/test_deploy_program.py" %}
