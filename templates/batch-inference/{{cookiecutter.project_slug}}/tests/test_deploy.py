@@ -31,3 +31,13 @@ def test_rayjob_runs_the_cli_and_matches_the_accelerator():
     assert "nvidia.com/gpu" not in str(container["resources"])
     assert "tolerations" not in pod and "nodeSelector" not in pod
 {%- endif %}
+
+
+def test_rayjob_pods_use_the_irsa_account_and_an_explicit_image():
+    job = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+    cluster = job["spec"]["rayClusterSpec"]
+    pods = [cluster["headGroupSpec"]["template"]["spec"]]
+    pods += [group["template"]["spec"] for group in cluster["workerGroupSpecs"]]
+    for pod in pods:
+        assert pod["serviceAccountName"] == "workload"
+        assert all(c["image"] == "${IMAGE}" for c in pod["containers"])
