@@ -105,8 +105,13 @@ def _run(command: list[str], cwd: Path, timeout: float) -> subprocess.CompletedP
 
 
 def check_ruff(project: Path) -> list[str]:
-    done = _run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], project, 120)
-    return [] if done.returncode == 0 else [f"ruff check failed:\n{done.stdout[-4000:]}"]
+    """Lint and formatting, as the generated project's own `make lint` runs them."""
+    failures = []
+    for command in (["check"], ["format", "--check"]):
+        done = _run([sys.executable, "-m", "ruff", *command, "--no-cache", "."], project, 120)
+        if done.returncode != 0:
+            failures.append(f"ruff {' '.join(command)} failed:\n{done.stdout[-4000:]}")
+    return failures
 
 
 def run_suite(project: Path, timeout: float = 900) -> list[str]:

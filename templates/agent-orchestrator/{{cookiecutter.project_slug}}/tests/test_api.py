@@ -181,5 +181,5 @@ def test_a_model_outage_is_a_502_and_the_run_resumes_later(
     resumed = client.post(f"/v1/runs/{thread_id}/resume", headers=auth_headers)
     assert resumed.status_code == 200 and resumed.json()["status"] == "completed"
     assert resumed.json()["tool_calls"][0]["outcome"] == "ok"
-    assert 'genai_operation_errors_total{' in client.get("/metrics").text
+    assert "genai_operation_errors_total{" in client.get("/metrics").text
 {%- endif %}

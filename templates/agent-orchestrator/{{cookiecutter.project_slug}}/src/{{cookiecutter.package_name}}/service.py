@@ -145,8 +145,10 @@ class AgentService:
     def _check_release(release: Release) -> None:
         system_prompt(release.prompt)
         max_steps = release.config.get("max_steps", DEFAULT_MAX_STEPS)
-        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or not (
-            1 <= max_steps <= MAX_STEPS_LIMIT
+        if (
+            isinstance(max_steps, bool)
+            or not isinstance(max_steps, int)
+            or not (1 <= max_steps <= MAX_STEPS_LIMIT)
         ):
             raise ValueError(
                 f"release {release.id!r}: config.max_steps={max_steps!r} is not allowed:"

@@ -118,9 +118,7 @@ class Storage:
             if self._keys
             else {}
         )
-        return boto3.client(
-            "s3", region_name=self.region, endpoint_url=self.endpoint_url, **keys
-        )
+        return boto3.client("s3", region_name=self.region, endpoint_url=self.endpoint_url, **keys)
 {%- endif %}
 
     # -- checks ------------------------------------------------------------------------------
