@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package_name }}.agent.systems import open_system
-from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
+
+pytest_plugins = ["platform_fixtures"]  # app, client, auth_headers, admin_headers
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -283,27 +282,6 @@ def settings(
         bedrock_endpoint_url=model_server.url,
 {%- endif %}
     )
-
-
-@pytest.fixture
-def app(settings: Settings) -> FastAPI:
-    return create_app(settings)
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def auth_headers() -> dict[str, str]:
-    return {"X-API-Key": "dev-api-key"}
-
-
-@pytest.fixture
-def admin_headers() -> dict[str, str]:
-    return {"Authorization": "Bearer dev-admin-token"}
 
 
 @pytest.fixture

@@ -22,6 +22,8 @@ from {{ cookiecutter.package_name }}.predictors import Predictor, shared_predict
 from {{ cookiecutter.package_name }}.ray_runtime import ensure_ray
 from {{ cookiecutter.package_name }}.settings import Settings
 
+pytest_plugins = ["platform_fixtures"]  # app, client, auth_headers, admin_headers
+
 ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "dev-api-key"
 DONE = {"succeeded", "failed"}
@@ -66,23 +68,8 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings, ray_cluster: None, model: Predictor) -> FastAPI:
+    """Overrides platform_fixtures' app: jobs need the session's Ray and warm predictor."""
     return create_app(settings)
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def auth_headers() -> dict[str, str]:
-    return {"X-API-Key": API_KEY}
-
-
-@pytest.fixture
-def admin_headers() -> dict[str, str]:
-    return {"Authorization": "Bearer dev-admin-token"}
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+{% include "chassis/tests/fixtures.py" %}
