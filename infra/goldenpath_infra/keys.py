@@ -15,7 +15,8 @@ class EnvironmentKeysArgs:
     environment: str
     region: str
     account_id: str
-    # "team/service" pairs; each gets one secret, its value written by the owning team.
+    # "team/service" pairs; each gets one secret, its value written by the owning team: a JSON
+    # object of lowercase setting names to values, e.g. {"api_key": "...", "admin_token": "..."}.
     service_secrets: Sequence[str]
     deletion_window_days: int = 30
 
@@ -90,6 +91,7 @@ class EnvironmentKeys(pulumi.ComponentResource):
             opts=child,
         )
         self.secret_arns = {}
+        # No SecretVersion here: a value written by Pulumi would sit in its state.
         recovery_days = 30 if args.environment == "prod" else 7
         for team_service in args.service_secrets:
             team, _, service = team_service.partition("/")
@@ -98,7 +100,10 @@ class EnvironmentKeys(pulumi.ComponentResource):
             secret = aws.secretsmanager.Secret(
                 f"{name}-{team}-{service}",
                 name=f"goldenpath/{args.environment}/{team}/{service}",
-                description=f"credentials for {service} (team {team}); value set by the team",
+                description=(
+                    f"credentials for {service} (team {team}): a JSON object of setting names"
+                    " to values, set by the team"
+                ),
                 kms_key_id=self.key.arn,
                 recovery_window_in_days=recovery_days,
                 opts=child,

@@ -30,7 +30,7 @@ def build_platform(settings: PlatformSettings) -> Platform:
     """Everything the chassis needs, built from settings (secrets fetched and checked here)."""
     secrets = SecretStore(
         local=secret_fields(settings),
-        prefix=settings.secrets_prefix,
+        secret_id=settings.secrets_id,
         region=settings.aws_region,
         endpoint_url=settings.aws_endpoint_url,
         ttl_seconds=settings.secrets_ttl_seconds,

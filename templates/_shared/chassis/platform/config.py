@@ -37,7 +37,7 @@ class PlatformSettings(BaseSettings):
     )
     data_dir: Path = Path(".data")
 
-    # Secrets: from the environment locally, from AWS Secrets Manager when a prefix is set.
+    # Secrets: from the environment locally, from AWS Secrets Manager when SECRETS_ID is set.
     admin_token: SecretStr = SecretStr(DEVELOPMENT_SECRETS["admin_token"])
     api_key: SecretStr = SecretStr(DEVELOPMENT_SECRETS["api_key"])
     api_key_hashes: list[str] = Field(
@@ -47,8 +47,10 @@ class PlatformSettings(BaseSettings):
     aws_endpoint_url: str | None = Field(
         default=None, description="Override the AWS endpoint (a local moto server in tests)."
     )
-    secrets_prefix: str | None = Field(
-        default=None, description="Secrets Manager name prefix; each secret is <prefix>/<name>."
+    secrets_id: str | None = Field(
+        default=None,
+        description="Name or ARN of the service's Secrets Manager secret, a JSON object of"
+        " lowercase setting names to values (api_key, admin_token, ...).",
     )
     secrets_ttl_seconds: float = Field(default=300.0, gt=0)
 
@@ -72,8 +74,8 @@ class PlatformSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_development_secrets_in_production(self) -> PlatformSettings:
-        if self.environment != "production" or self.secrets_prefix:
-            return self  # with a prefix, secrets are checked when fetched at start-up
+        if self.environment != "production" or self.secrets_id:
+            return self  # from Secrets Manager, secrets are checked when fetched at start-up
         for name in self.production_secrets:
             value = getattr(self, name).get_secret_value()
             if not value or value == DEVELOPMENT_SECRETS.get(name):

@@ -88,7 +88,7 @@ async def require_admin(
     """
     secrets = platform.secrets
     if not bearer_matches(authorization, secrets.get("admin_token").get_secret_value()) and not (
-        secrets.refresh_if_stale("admin_token")
+        secrets.refresh_if_stale()
         and bearer_matches(authorization, secrets.get("admin_token").get_secret_value())
     ):
         client = request.client.host if request.client else "-"

@@ -1,11 +1,15 @@
-"""Secrets: from settings locally, from AWS Secrets Manager when `SECRETS_PREFIX` is set.
+"""Secrets: from settings locally, from AWS Secrets Manager when `SECRETS_ID` is set.
 
-Values are cached in memory for a TTL. A value the far side rejects (rotated) is refreshed once
+In AWS each service has ONE secret (the platform stack makes `goldenpath/<env>/<team>/<service>`
+and lets only that service's role read it) whose SecretString is a JSON object of setting names
+to values: `{"admin_token": "...", "api_key": "...", ...}`. The whole document is read in one
+call and cached in memory for a TTL. A value the far side rejects (rotated) is refreshed once
 through `call_with_rotation`. Every value is registered with the log redactor as it is loaded.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +27,7 @@ T = TypeVar("T")
 
 
 def secret_fields(settings: BaseSettings) -> dict[str, SecretStr]:
-    """Every `SecretStr` setting, by field name: the names the store may fetch from AWS."""
+    """Every `SecretStr` setting, by field name: the keys the store may read from AWS."""
     return {
         name: value
         for name in type(settings).model_fields
@@ -41,7 +45,7 @@ class SecretStore:
     def __init__(
         self,
         local: dict[str, SecretStr],
-        prefix: str | None = None,
+        secret_id: str | None = None,
         region: str = "us-east-1",
         endpoint_url: str | None = None,
         ttl_seconds: float = 300.0,
@@ -49,12 +53,13 @@ class SecretStore:
         client: Any = None,
     ) -> None:
         self._local = local
-        self._prefix = prefix
+        self._secret_id = secret_id
         self._ttl = ttl_seconds
-        self._cache: dict[str, tuple[float, SecretStr]] = {}
+        self._document: tuple[float, dict[str, SecretStr]] | None = None
+        # Held across the fetch so concurrent readers share one API call per TTL.
         self._lock = threading.Lock()
         self._client = client
-        if prefix and client is None:
+        if secret_id and client is None:
             config = Config(connect_timeout=timeout_seconds, read_timeout=timeout_seconds,
                             retries={"max_attempts": 3})  # fmt: skip
             self._client = boto3.client(
@@ -64,31 +69,34 @@ class SecretStore:
             REDACT.add_secret(value.get_secret_value())
 
     def __repr__(self) -> str:
-        return f"SecretStore(prefix={self._prefix!r}, names={sorted(self._local)})"
+        return f"SecretStore(secret_id={self._secret_id!r}, names={sorted(self._local)})"
 
     def get(self, name: str) -> SecretStr:
-        """The current value of a named secret (cached for the TTL when read from AWS)."""
-        if not self._prefix:
+        """The current value of a named secret (its key in the cached AWS document, if set)."""
+        if not self._secret_id:
             return self._local[name]
         with self._lock:
-            cached = self._cache.get(name)
-            if cached and time.monotonic() - cached[0] < self._ttl:
-                return cached[1]
-        value = self._fetch(name)
-        with self._lock:
-            self._cache[name] = (time.monotonic(), value)
-        return value
+            if self._document is None or time.monotonic() - self._document[0] >= self._ttl:
+                self._document = (time.monotonic(), self._fetch())
+            values = self._document[1]
+        if name not in values:
+            raise Unavailable(
+                f"secret {self._secret_id!r} has no key {name!r}"
+                f" (keys: {', '.join(sorted(values)) or 'none'})"
+            )
+        return values[name]
 
-    def invalidate(self, name: str) -> None:
+    def invalidate(self) -> None:
+        """Drop the cached document: the next `get` reads the secret again."""
         with self._lock:
-            self._cache.pop(name, None)
+            self._document = None
 
     def call_with_rotation(self, name: str, call: Callable[[SecretStr], T]) -> T:
         """Run `call` with the secret; if it is rejected, refresh the secret once and retry."""
         try:
             return call(self.get(name))
         except SecretRejected:
-            self.invalidate(name)
+            self.invalidate()
             return call(self.get(name))
 
     def require(self, names: list[str], defaults: dict[str, str]) -> None:
@@ -96,35 +104,51 @@ class SecretStore:
         for name in names:
             value = self.get(name).get_secret_value()
             if not value or value == defaults.get(name):
-                where = f"{self._prefix}/{name}" if self._prefix else name.upper()
+                where = (
+                    f"key {name!r} of secret {self._secret_id!r}"
+                    if self._secret_id
+                    else name.upper()
+                )
                 raise RuntimeError(
                     f"{where} must be set to a real secret in production"
                     " (it is empty or a development default)"
                 )
 
-    def refresh_if_stale(self, name: str, min_interval: float = 5.0) -> bool:
-        """Drop a cached value so the next `get` re-reads it, at most once per interval.
+    def refresh_if_stale(self, min_interval: float = 5.0) -> bool:
+        """Drop the cached document so the next `get` re-reads it, at most once per interval.
 
         Used when a credential presented by a caller does not match: the secret may have been
         rotated. The interval stops bad callers from turning into Secrets Manager traffic.
         """
-        if not self._prefix:
+        if not self._secret_id:
             return False
         with self._lock:
-            cached = self._cache.get(name)
-            if cached is None or time.monotonic() - cached[0] < min_interval:
+            if self._document is None or time.monotonic() - self._document[0] < min_interval:
                 return False
-            self._cache.pop(name, None)
+            self._document = None
         return True
 
-    def _fetch(self, name: str) -> SecretStr:
-        secret_id = f"{self._prefix}/{name}"
+    def _fetch(self) -> dict[str, SecretStr]:
+        secret_id = self._secret_id
         try:
             response = self._client.get_secret_value(SecretId=secret_id)
         except Exception as exc:  # boto raises many types; the message must not carry values
             raise Unavailable(
                 f"secret {secret_id!r} could not be read: {type(exc).__name__}"
             ) from None
-        value = response.get("SecretString") or ""
-        REDACT.add_secret(value)
-        return SecretStr(value)
+        try:
+            document = json.loads(response.get("SecretString") or "")
+        except ValueError:
+            document = None  # the parser's message may quote the value: never show it
+        if not isinstance(document, dict):
+            raise Unavailable(
+                f"secret {secret_id!r} must be a JSON object of setting names to values,"
+                ' e.g. {"api_key": "...", "admin_token": "..."}'
+            )
+        if not_text := sorted(key for key, value in document.items() if not isinstance(value, str)):
+            raise Unavailable(
+                f"secret {secret_id!r}: the values of {', '.join(not_text)} must be strings"
+            )
+        for value in document.values():
+            REDACT.add_secret(value)
+        return {key: SecretStr(value) for key, value in document.items()}

@@ -75,9 +75,7 @@ class Authenticator:
             return self._verify_jwt(token)
         digest = hash_key(token)
         if not self._key_known(digest) and not (
-            self.secrets is not None
-            and self.secrets.refresh_if_stale("api_key")
-            and self._key_known(digest)
+            self.secrets is not None and self.secrets.refresh_if_stale() and self._key_known(digest)
         ):
             raise Unauthorized("the API key is not valid")
         return Caller(id=f"key:{digest[:16]}", scheme="api-key", claims={})

@@ -7,6 +7,7 @@ The only module that reads Pulumi config; `service_deployment` receives plain, t
 """
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import {% if uses_postgres %}quote, {% endif %}urlsplit
 
 import pulumi
@@ -32,15 +33,24 @@ team = config.get("team") or "{{ cookiecutter.owner_team }}"
 replicas = config_int("replicas", 2)
 resources = config.get_object("resources") or {}
 otel_endpoint = config.get("otelEndpoint")
+secrets_id = config.get("secretsId")
 
 platform = pulumi.StackReference(config.require("platformStack"))
 
 
-def team_namespace(teams: dict[str, dict[str, str]]) -> dict[str, str]:
+def team_namespace(teams: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The team's namespace; refused when the platform stack has no namespace or no secret."""
     if team not in teams:
         raise ValueError(
             f"team={team!r} refused: the platform stack has no namespace for it"
             f" (teams: {', '.join(sorted(teams)) or 'none'})"
+        )
+    arns = teams[team].get("secret_arns") or {}
+    if not secrets_id and SERVICE not in arns:
+        raise ValueError(
+            f"service={SERVICE!r} refused: the platform stack has no secret for it in team"
+            f" {team!r} (its services: {', '.join(sorted(arns)) or 'none'}); add the service to"
+            " the team's `services` in infra/, or set secretsId"
         )
     return teams[team]
 
@@ -49,7 +59,9 @@ namespace = platform.require_output("team_namespaces").apply(team_namespace)
 env: dict[str, pulumi.Input[str]] = {
     "ENVIRONMENT": SETTINGS_ENVIRONMENT.get(environment, environment),
     "AWS_REGION": config.get("awsRegion") or platform.require_output("region"),
-    "SECRETS_PREFIX": config.get("secretsPrefix") or f"goldenpath/{environment}/{team}/{SERVICE}",
+    # The service's one Secrets Manager secret (JSON: setting name -> value), made by the
+    # platform stack; the namespace's IAM role may read this secret and no other.
+    "SECRETS_ID": secrets_id or namespace.apply(lambda ns: ns["secret_arns"][SERVICE]),
 }
 egress_tcp_ports = [443]  # AWS APIs (Secrets Manager, S3, Bedrock) through the VPC endpoints
 if otel_endpoint:

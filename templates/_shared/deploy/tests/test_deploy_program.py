@@ -26,6 +26,9 @@ TEAM = "{{ cookiecutter.owner_team }}"
 IMAGE = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{SERVICE}:1.4.2"
 DB_PASSWORD = "s3cret/pass@word"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # marks a secret in the values the mocks receive
+SECRET_ARN = (
+    f"arn:aws:secretsmanager:eu-west-1:123456789012:secret:goldenpath/staging/{TEAM}/{SERVICE}-Ab1"
+)
 KUBECONFIG = '{"apiVersion": "v1", "kind": "Config", "clusters": []}'
 # What `infra/` exports (goldenpath_infra/stack.py), as a StackReference reads it.
 PLATFORM_OUTPUTS: dict[str, Any] = {
@@ -43,7 +46,7 @@ PLATFORM_OUTPUTS: dict[str, Any] = {
             "namespace": name,
             "service_account": "workload",
             "role_arn": f"arn:aws:iam::123456789012:role/{name}-workload",
-            "secret_arns": {},
+            "secret_arns": {SERVICE: SECRET_ARN} if name == TEAM else {},
         }
         for name in (TEAM, "other-team")
     },
@@ -68,6 +71,11 @@ SCENARIOS: dict[str, tuple[str, dict[str, Any]]] = {
     "no_limits": (
         "staging",
         stack_config("staging", resources={"requests": {"cpu": "1", "memory": "1Gi"}}),
+    ),
+    "no_service_secret": ("staging", stack_config("staging", team="other-team")),
+    "secrets_id_set": (
+        "staging",
+        stack_config("staging", team="other-team", secretsId="goldenpath/staging/shared/one"),
     ),
 {%- if sqlite %}
     "sqlite_two_replicas": ("staging", stack_config("staging", replicas=2, maxReplicas=2)),
@@ -207,7 +215,8 @@ def test_environment_comes_from_config_and_the_platform_stack(staging, pod):
     env = {e["name"]: e for e in container["env"]}
     assert env["ENVIRONMENT"]["value"] == "staging"
     assert env["AWS_REGION"]["value"] == "eu-west-1"
-    assert env["SECRETS_PREFIX"]["value"] == f"goldenpath/staging/{TEAM}/{SERVICE}"
+    # The service's one JSON secret, the only one its IRSA role may read.
+    assert env["SECRETS_ID"]["value"] == SECRET_ARN
 {%- if uses_postgres %}
     # The URL is a secret: the pod spec only references it.
     assert "value" not in env["DATABASE_URL"]
@@ -277,6 +286,16 @@ def test_prometheus_rule_ships_the_services_own_slo_alerts(staging):
     assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
 
 
+def test_an_explicit_secrets_id_is_used_as_given(runs):
+    run = runs["secrets_id_set"]
+    assert run["error"] is None, run["error"]
+    (container,) = one(run, "kubernetes:apps/v1:Deployment")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["SECRETS_ID"] == "goldenpath/staging/shared/one"
+
+
 def test_prod_stack_file(runs):
 {%- if sqlite %}
     # SQLite state lives in one pod: prod's replica floor refuses it.
@@ -298,6 +317,11 @@ def test_prod_stack_file(runs):
         ("image_latest", f"image='registry.local/{SERVICE}:latest' refused: the 'latest' tag"),
         ("image_untagged", f"image='registry.local/{SERVICE}' refused: pin the image with a tag"),
         ("no_limits", "resources.limits={} refused: a cpu limit is required"),
+        (
+            "no_service_secret",
+            f"service={SERVICE!r} refused: the platform stack has no secret for it in team"
+            " 'other-team' (its services: none)",
+        ),
 {%- if sqlite %}
         ("sqlite_two_replicas", "replicas=2 refused: state is kept in one pod's SQLite file"),
 {%- endif %}
