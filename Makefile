@@ -32,6 +32,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench --check
+	$(PY) bench/rag/rag_bench.py
 
 bake: $(STAMP)
 	$(VENV)/bin/goldenpath bake

@@ -16,14 +16,14 @@ import jwt
 import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from stubs import StubServer, build_stub_app
 
 from {{ cookiecutter.package_name }}.embeddings import load_minilm
-from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.store import EmbeddedPostgres
+
+pytest_plugins = ["platform_fixtures"]  # app, client, admin_headers
 
 ROOT = Path(__file__).resolve().parents[1]
 STUB_DIMENSION = 64
@@ -93,9 +93,7 @@ def stub(signing_key: rsa.RSAPrivateKey) -> Iterator[StubServer]:
             os.environ[key] = value
 
 
-def make_settings(
-    database: Any, stub: StubServer, tmp_path: Path, **overrides: Any
-) -> Settings:
+def make_settings(database: Any, stub: StubServer, tmp_path: Path, **overrides: Any) -> Settings:
     """Test settings; `embeddings` decides which database (one per vector size)."""
     embeddings = overrides.get("embeddings", Settings.model_fields["embeddings"].default)
     dimension = None if embeddings == "local-minilm" else STUB_DIMENSION
@@ -122,17 +120,6 @@ def settings(database: Any, stub: StubServer, tmp_path: Path) -> Settings:
     return make_settings(database, stub, tmp_path)
 
 
-@pytest.fixture
-def app(settings: Settings) -> FastAPI:
-    return create_app(settings)
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
-        yield test_client
-
-
 def bearer(signing_key: rsa.RSAPrivateKey, subject: str = "tester", **claims: Any) -> str:
     payload = {"sub": subject, "aud": AUDIENCE, "iss": ISSUER, "exp": int(time.time()) + 600}
     token = jwt.encode({**payload, **claims}, signing_key, algorithm="RS256",
@@ -142,14 +129,10 @@ def bearer(signing_key: rsa.RSAPrivateKey, subject: str = "tester", **claims: An
 
 @pytest.fixture
 def auth_headers(settings: Settings, signing_key: rsa.RSAPrivateKey) -> dict[str, str]:
+    """Overrides platform_fixtures' API-key headers: with auth=jwt, a signed bearer token."""
     if settings.auth_mode == "jwt":
         return {"Authorization": bearer(signing_key)}
     return {"X-API-Key": "dev-api-key"}
-
-
-@pytest.fixture
-def admin_headers() -> dict[str, str]:
-    return {"Authorization": "Bearer dev-admin-token"}
 
 
 @pytest.fixture

@@ -70,8 +70,10 @@ def build_stub_app(dimension: int, jwks: dict[str, Any]) -> FastAPI:
         return {
             "object": "list",
             "model": body["model"],
-            "data": [{"object": "embedding", "index": i, "embedding": stub_vector(t, dimension)}
-                     for i, t in enumerate(texts)],  # fmt: skip
+            "data": [
+                {"object": "embedding", "index": i, "embedding": stub_vector(t, dimension)}
+                for i, t in enumerate(texts)
+            ],  # fmt: skip
             "usage": {"prompt_tokens": 1, "total_tokens": 1},
         }
 

@@ -20,8 +20,12 @@ def test_hybrid_is_on_and_fuses_full_text(client, auth_headers, tenant, app, set
 
 
 def test_hybrid_query_end_to_end(client, auth_headers, tenant):
-    ingest(client, auth_headers, tenant,
-           **{"errors.txt": "Error code QX-7781 means the disk quota of the build agent is full."})
+    ingest(
+        client,
+        auth_headers,
+        tenant,
+        **{"errors.txt": "Error code QX-7781 means the disk quota of the build agent is full."},
+    )
     body = client.post("/v1/query", json={"tenant": tenant, "question": "What is error QX-7781?"},
                        headers=auth_headers).json()  # fmt: skip
     assert body["citations"][0]["document"] == "errors.txt"

@@ -37,4 +37,3 @@ def test_tenants_never_see_each_other(client, auth_headers, app):
     assert app.state.rag.store.chunk_count(b) == 1
     listed = client.get(f"/v1/documents?tenant={a}", headers=auth_headers).json()["documents"]
     assert listed == []
-

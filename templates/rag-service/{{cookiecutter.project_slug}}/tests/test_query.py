@@ -61,9 +61,7 @@ def test_empty_question_is_422(client, auth_headers, tenant):
 def test_100_kb_question_is_422_with_the_limit(client, auth_headers, tenant):
     response = ask(client, auth_headers, tenant, "why " * 25_600)
     assert response.status_code == 422
-    assert response.json()["detail"] == (
-        "question: 102399 characters is over the limit of 2000"
-    )
+    assert response.json()["detail"] == ("question: 102399 characters is over the limit of 2000")
 
 
 def test_top_k_out_of_range_is_422(client, auth_headers, tenant):
@@ -119,3 +117,13 @@ def test_kill_switch_serves_safe_fallback(client, auth_headers, admin_headers, d
 def test_answers_need_credentials(client, tenant):
     response = client.post("/v1/query", json={"tenant": tenant, "question": "Hi?"})
     assert response.status_code == 401
+
+
+def test_question_vector_is_the_one_encode_gives(minilm):
+    import numpy as np
+
+    from {{ cookiecutter.package_name }}.embeddings import LocalMiniLM
+
+    question = "When does the on-call rotation change?"
+    expected = minilm.encode(question, normalize_embeddings=True)
+    assert np.allclose(LocalMiniLM().embed_query(question), expected, atol=1e-5)

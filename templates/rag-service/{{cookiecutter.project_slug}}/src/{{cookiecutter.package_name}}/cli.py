@@ -69,10 +69,18 @@ def ingest(location: str, tenant: str) -> None:
 
 @main.command("eval")
 @click.option("--eval-dir", type=click.Path(path_type=Path, file_okay=False), default=Path("eval"))
-@click.option("--report", "report_path", type=click.Path(path_type=Path), default=None,
-              help="Where to write the JSON report (default: eval/report.json).")
-@click.option("--configured", is_flag=True,
-              help="Use the configured embeddings and model instead of the offline defaults.")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to write the JSON report (default: eval/report.json).",
+)
+@click.option(
+    "--configured",
+    is_flag=True,
+    help="Use the configured embeddings and model instead of the offline defaults.",
+)
 def evaluate(eval_dir: Path, report_path: Path | None, configured: bool) -> None:
     """Run the golden and red-team sets; exit 1 when a figure is below eval/thresholds.yaml."""
     from .evaluation import run_offline_eval

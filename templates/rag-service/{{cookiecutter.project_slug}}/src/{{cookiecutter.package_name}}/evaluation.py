@@ -17,7 +17,7 @@ from .ingest import iter_location
 from .platform.errors import BadRequest
 from .platform.metrics import ServiceMetrics
 from .platform.releases import Release, ReleaseManager
-from .service import RagService, open_service
+from .service import Question, RagService, open_service
 from .settings import Settings
 
 EVAL_TENANT = "eval"
@@ -54,9 +54,7 @@ def run_eval(service: RagService, release: Release, eval_dir: Path) -> dict[str,
 
     retrieval = [_retrieval_case(service, case, k) for case in golden["answerable"]]
     answers = [_answer_case(service, release, case["question"]) for case in golden["answerable"]]
-    refusals = [
-        _ask(service, release, question)["refused"] for question in golden["unanswerable"]
-    ]
+    refusals = [_ask(service, release, question)["refused"] for question in golden["unanswerable"]]
     attacks = [_red_team_case(service, release, case) for case in red_team["attempts"]]
 
     supported = sum(a["supported"] for a in answers)
@@ -90,7 +88,7 @@ def run_eval(service: RagService, release: Release, eval_dir: Path) -> dict[str,
 
 
 def _ask(service: RagService, release: Release, question: str) -> dict[str, Any]:
-    return service.query(EVAL_TENANT, question, release)
+    return service.query(Question(EVAL_TENANT, question, release))
 
 
 def _retrieval_case(service: RagService, case: dict[str, Any], k: int) -> dict[str, Any]:

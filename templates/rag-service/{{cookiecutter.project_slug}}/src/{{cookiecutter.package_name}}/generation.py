@@ -4,6 +4,7 @@ the release's versioned prompt template."""
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Iterator
@@ -74,6 +75,7 @@ def terms(text: str) -> set[str]:
     return {_stem(word) for word in _WORD.findall(text.lower()) if word not in STOPWORDS}
 
 
+@functools.lru_cache(maxsize=65536)  # a corpus has few distinct words; each query stems ~300
 def _stem(word: str) -> str:
     for suffix in ("ing", "ed", "es", "s"):
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
@@ -221,9 +223,7 @@ class ChatGenerator:
         started = time.perf_counter()
         with genai_span("chat", release.model, **{"gen_ai.system": self.mode}) as span:
             try:
-                message = self._model(release.model).invoke(
-                    self._messages(question, hits, release)
-                )
+                message = self._model(release.model).invoke(self._messages(question, hits, release))
             except Exception as exc:  # provider errors vary; one typed error leaves here
                 raise UpstreamError(f"{self.mode} model {release.model} failed: {exc}") from exc
             answer = self._answer(_text_of(message), hits, release, message.usage_metadata)

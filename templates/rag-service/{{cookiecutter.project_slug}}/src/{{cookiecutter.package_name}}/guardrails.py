@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -91,6 +92,8 @@ class Verdict:
 
 
 CLEAN = Verdict(False)
+# Identifies these rules: a verdict stored with another ruleset is screened again.
+RULESET = hashlib.sha256(repr(PATTERNS).encode()).hexdigest()[:12]
 
 
 def normalise(text: str) -> str:
@@ -113,6 +116,21 @@ def screen(text: str, _depth: int = 0) -> Verdict:
             if inner.flagged:
                 return Verdict(True, "encoded_payload", f"{inner.category}: {inner.evidence}")
     return CLEAN
+
+
+def screening(text: str) -> str:
+    """The verdict to store with a chunk at ingestion (`<ruleset>:<category>`, category empty
+    when clean), so queries need not run every pattern over every retrieved chunk again."""
+    return f"{RULESET}:{screen(text).category}"
+
+
+def screen_stored(text: str, stored: str | None) -> Verdict:
+    """The stored verdict when these rules made it; otherwise (rows from before, or changed
+    rules) screen the text now."""
+    ruleset, _, category = (stored or "").partition(":")
+    if ruleset != RULESET:
+        return screen(text)
+    return Verdict(True, category, "screened at ingestion") if category else CLEAN
 
 
 def _decoded_payloads(text: str) -> list[str]:

@@ -1,5 +1,6 @@
 """Question to relevant chunks: embed, search one tenant (vector, or hybrid with full-text),
-keep chunks above the relevance threshold, and drop chunks that carry injected instructions."""
+keep chunks above the relevance threshold, and drop chunks that carry injected instructions
+(the verdict stored at ingestion, so the patterns do not run over every chunk per query)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 from prometheus_client import Counter
 
 from .embeddings import Embedder
-from .guardrails import screen
+from .guardrails import screen_stored
 from .platform.errors import NotFound
 from .store import Hit, Store
 
@@ -46,7 +47,7 @@ class Retriever:
             if hit.score < min_score:
                 below += 1
                 continue
-            verdict = screen(hit.text)
+            verdict = screen_stored(hit.text, hit.screening)
             if verdict.flagged:
                 flagged += 1
                 self._flagged.labels(verdict.category).inc()

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI
@@ -20,7 +20,7 @@ from .cache import AnswerCache
 from .chunking import Chunk, Chunker
 from .embeddings import Embedder, build_embedder
 from .generation import Answer, Generator, build_generator
-from .guardrails import redact_pii, screen
+from .guardrails import redact_pii, screen, screening
 from .ingest import IngestReport, ParsedDocument, RawDocument, SkipDocument, parse
 from .platform.context import Platform
 from .platform.errors import BadRequest, Forbidden, Unprocessable
@@ -29,11 +29,35 @@ from .platform.releases import Release
 from .platform.security import Caller
 from .retrieval import Retriever
 from .settings import Settings
-from .store import EmbeddedPostgres, Store
+from .store import EmbeddedPostgres, Hit, Store
 
 log = logging.getLogger(__name__)
 DEFAULT_REFUSAL = "I don't know: none of the documents available to you answers that question."
 Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question, as a route (or the evaluation) hands it to the service."""
+
+    tenant: str
+    text: str
+    release: Release
+    top_k: int | None = None
+    filters: dict[str, str] | None = None
+    caller: Caller | None = None
+    fallback_text: str | None = None  # kill switch on: answer this, skip the model path
+
+
+@dataclass
+class _Prepared:
+    """A checked question and its retrieved chunks, or the `result` that needs no model."""
+
+    text: str
+    hits: list[Hit] = field(default_factory=list)
+    flagged: int = 0
+    result: dict[str, Any] | None = None
+    cache_key: tuple[Any, ...] | None = None
 
 
 @dataclass
@@ -86,9 +110,10 @@ class RagService:
         batch_chunks: int = 256,
     ) -> IngestReport:
         """Parse, chunk, embed in large batches and write each document in its own
-        transaction; writing overlaps with embedding the next batch."""
+        transaction; a writer thread screens and writes one batch while the next is embedded
+        (the queue holds whole batches, so embedding never waits on single documents)."""
         report = IngestReport()
-        writes: queue.Queue[tuple[_Pending, Any] | None] = queue.Queue(maxsize=2)
+        writes: queue.Queue[list[tuple[_Pending, Any]] | None] = queue.Queue(maxsize=2)
         writer = threading.Thread(target=self._write_loop, args=(tenant, writes, report, progress))
         writer.start()
         batch: list[_Pending] = []
@@ -146,42 +171,48 @@ class RagService:
         """Content plus what shapes the chunks: a new model or chunk size re-ingests."""
         digest = hashlib.sha256(data)
         digest.update(
-            f"|{self.embedder.model}|{self.settings.chunk_size}|{self.settings.chunk_overlap}"
-            .encode()
+            f"|{self.embedder.model}|{self.settings.chunk_size}|{self.settings.chunk_overlap}".encode()
         )
         return digest.hexdigest()
 
     def _embed_and_queue(self, batch: list[_Pending], writes: queue.Queue[Any]) -> None:
         texts = [chunk.text for pending in batch for chunk in pending.chunks]
         vectors = self.embedder.embed_documents(texts)
-        offset = 0
+        offset, embedded = 0, []
         for pending in batch:
-            writes.put((pending, vectors[offset : offset + len(pending.chunks)]))
+            embedded.append((pending, vectors[offset : offset + len(pending.chunks)]))
             offset += len(pending.chunks)
+        writes.put(embedded)
 
     def _write_loop(
         self,
         tenant: str,
-        writes: queue.Queue[tuple[_Pending, Any] | None],
+        writes: queue.Queue[list[tuple[_Pending, Any]] | None],
         report: IngestReport,
         progress: Progress | None,
     ) -> None:
-        while (item := writes.get()) is not None:
-            pending, vectors = item
-            document = pending.document
-            try:
-                outcome = self.store.write_document(
-                    tenant, document.source, pending.content_hash, document.title,
-                    document.content_type, pending.chunks, vectors,
-                )  # fmt: skip
-            except Exception as exc:  # one bad document must not stop the others
-                log.warning("document not stored", extra={"source": document.source})
-                report.skipped.append({"source": document.source, "reason": f"not stored: {exc}"})
-            else:
-                getattr(report, outcome).append(document.source)
-                if outcome != "unchanged":
-                    report.chunks += len(pending.chunks)
-            self._done(document.source, progress)
+        while (batch := writes.get()) is not None:
+            for pending, vectors in batch:
+                self._write(tenant, pending, vectors, report)
+                self._done(pending.document.source, progress)
+
+    def _write(self, tenant: str, pending: _Pending, vectors: Any, report: IngestReport) -> None:
+        """Screen the chunks once, here, and store the verdicts with them: retrieval reads
+        them instead of running every injection pattern over every chunk of every query."""
+        document = pending.document
+        screenings = [screening(chunk.text) for chunk in pending.chunks]
+        try:
+            outcome = self.store.write_document(
+                tenant, document.source, pending.content_hash, document.title,
+                document.content_type, pending.chunks, vectors, screenings,
+            )  # fmt: skip
+        except Exception as exc:  # one bad document must not stop the others
+            log.warning("document not stored", extra={"source": document.source})
+            report.skipped.append({"source": document.source, "reason": f"not stored: {exc}"})
+        else:
+            getattr(report, outcome).append(document.source)
+            if outcome != "unchanged":
+                report.chunks += len(pending.chunks)
 
     def delete_document(self, tenant: str, source: str) -> None:
         from .platform.errors import NotFound
@@ -217,16 +248,32 @@ class RagService:
             )
         return question
 
-    def _retrieve(
-        self, tenant: str, question: str, top_k: int | None, filters: dict[str, str] | None,
-        release: Release,
-    ) -> tuple[list[Any], int]:  # fmt: skip
-        top_k = top_k or int(release.config.get("top_k", 5))
+    def _prepare_question(self, question: Question, cache: bool) -> _Prepared:
+        """What /v1/query and its stream share: check the question, then (unless the kill
+        switch is on, or the cache answers) retrieve. Errors surface here, as plain 4xx,
+        before any answer starts."""
+        text = self.check_question(question.text, question.caller, question.tenant)
+        release = question.release
+        if question.fallback_text is not None:
+            return _Prepared(text, result=self._refusal(release, question.fallback_text))
+        key = None
+        if cache:
+            options = (question.top_k, sorted((question.filters or {}).items()))
+            key = self.cache.key(question.tenant, text, release.id, options)
+            cached = self.cache.get(key)
+            if cached is not None:
+                self.answers_total.labels("cached").inc()
+                return _Prepared(text, result={**cached, "cached": True})
+        top_k = question.top_k or int(release.config.get("top_k", 5))
         min_score = float(release.config.get("min_score", 0.3))
         started = time.perf_counter()
-        retrieved = self.retriever.retrieve(tenant, question, top_k, min_score, filters)
+        retrieved = self.retriever.retrieve(
+            question.tenant, text, top_k, min_score, question.filters
+        )
         self.retrieval_seconds.observe(time.perf_counter() - started)
-        return retrieved.hits, retrieved.flagged
+        if not retrieved.hits:
+            return _Prepared(text, result=self._refusal(release), cache_key=key)
+        return _Prepared(text, retrieved.hits, retrieved.flagged, cache_key=key)
 
     def _finish(self, answer: Answer, release: Release, flagged: int) -> dict[str, Any]:
         text = redact_pii(answer.text) if self.settings.redact_pii else answer.text
@@ -260,67 +307,36 @@ class RagService:
             "cached": False,
         }
 
-    def query(
-        self,
-        tenant: str,
-        question: str,
-        release: Release,
-        top_k: int | None = None,
-        filters: dict[str, str] | None = None,
-        caller: Caller | None = None,
-        fallback_text: str | None = None,
-    ) -> dict[str, Any]:
-        """Answer from the tenant's documents, or say it does not know. `fallback_text` set
-        (kill switch on) skips the model path entirely."""
-        question = self.check_question(question, caller, tenant)
-        if fallback_text is not None:
-            return self._refusal(release, fallback_text)
-        key = self.cache.key(tenant, question, release.id, (top_k, sorted((filters or {}).items())))
-        cached = self.cache.get(key)
-        if cached is not None:
-            self.answers_total.labels("cached").inc()
-            return {**cached, "cached": True}
-        hits, flagged = self._retrieve(tenant, question, top_k, filters, release)
-        if not hits:
-            result = self._refusal(release)
-        else:
-            answer = self.generator.generate(question, hits, release)
-            result = self._finish(answer, release, flagged)
-        self.cache.put(key, result)
+    def query(self, question: Question) -> dict[str, Any]:
+        """Answer from the tenant's documents, or say it does not know."""
+        prepared = self._prepare_question(question, cache=True)
+        result = prepared.result
+        if result is None:
+            answer = self.generator.generate(prepared.text, prepared.hits, question.release)
+            result = self._finish(answer, question.release, prepared.flagged)
+        if prepared.cache_key is not None:
+            self.cache.put(prepared.cache_key, result)
         return result
 
-    def stream(
-        self,
-        tenant: str,
-        question: str,
-        release: Release,
-        top_k: int | None = None,
-        filters: dict[str, str] | None = None,
-        caller: Caller | None = None,
-        fallback_text: str | None = None,
-    ) -> Iterator[str]:
-        """Validate and retrieve now (so errors are plain 4xx), then return server-sent
-        events: `token` pieces, `citations`, and `done` with the answer's metadata."""
-        question = self.check_question(question, caller, tenant)
-        hits: list[Any] = []
-        flagged = 0
-        if fallback_text is None:
-            hits, flagged = self._retrieve(tenant, question, top_k, filters, release)
+    def stream(self, question: Question) -> Iterator[str]:
+        """Prepare now (so errors are plain 4xx), then return server-sent events: `token`
+        pieces, `citations`, and `done` with the answer's metadata."""
+        prepared = self._prepare_question(question, cache=False)
 
         def events() -> Iterator[str]:
-            if not hits:
-                result = self._refusal(release, fallback_text)
+            result = prepared.result
+            if result is not None:
                 yield _sse("token", {"text": result["answer"]})
             else:
                 answer: Answer | None = None
-                for piece in self.generator.stream(question, hits, release):
+                for piece in self.generator.stream(prepared.text, prepared.hits, question.release):
                     if isinstance(piece, str):
                         if not self.settings.redact_pii:
                             yield _sse("token", {"text": piece})
                     else:
                         answer = piece
                 assert answer is not None
-                result = self._finish(answer, release, flagged)
+                result = self._finish(answer, question.release, prepared.flagged)
                 if self.settings.redact_pii:  # redaction needs whole sentences
                     yield _sse("token", {"text": result["answer"]})
             yield _sse("citations", {"citations": result["citations"]})

@@ -42,6 +42,7 @@ class Hit:
     metadata: dict[str, Any]
     score: float
     rank_score: float
+    screening: str | None = None  # injection verdict stored at ingestion (guardrails)
 
 
 class EmbeddedPostgres:
@@ -149,8 +150,10 @@ class Store:
         content_type: str,
         chunks: Sequence[Chunk],
         vectors: np.ndarray,
+        screenings: Sequence[str | None] | None = None,
     ) -> WriteOutcome:
-        """Insert or replace one document and all its chunks in a single transaction."""
+        """Insert or replace one document and all its chunks in a single transaction;
+        `screenings` are the chunks' injection verdicts (None: screened when retrieved)."""
         with self.pool.connection() as conn, conn.transaction():
             row = conn.execute(
                 "SELECT id, content_hash FROM documents WHERE tenant = %s AND source = %s"
@@ -176,14 +179,15 @@ class Store:
                 assert inserted is not None
                 document_id, outcome = inserted["id"], "ingested"
             with conn.cursor().copy(
-                "COPY chunks (document_id, tenant, chunk_index, text, metadata, embedding)"
-                " FROM STDIN WITH (FORMAT BINARY)"
+                "COPY chunks (document_id, tenant, chunk_index, text, metadata, embedding,"
+                " screening) FROM STDIN WITH (FORMAT BINARY)"
             ) as copy:
-                copy.set_types(["int8", "text", "int4", "text", "jsonb", "vector"])
-                for chunk, vector in zip(chunks, vectors, strict=True):
+                copy.set_types(["int8", "text", "int4", "text", "jsonb", "vector", "text"])
+                verdicts = screenings or [None] * len(chunks)
+                for chunk, vector, verdict in zip(chunks, vectors, verdicts, strict=True):
                     copy.write_row(
                         (document_id, tenant, chunk.index, chunk.text, Jsonb(chunk.metadata),
-                         vector)
+                         vector, verdict)
                     )  # fmt: skip
         return outcome
 
@@ -238,48 +242,45 @@ class Store:
         text: str | None = None,
     ) -> list[Hit]:
         """Top chunks of one tenant by cosine similarity; with `text`, fused with full-text
-        rank by reciprocal rank fusion."""
+        rank by reciprocal rank fusion. Each ranking orders and limits `chunks` alone, so
+        the HNSW and GIN indexes serve it; documents are joined to the few rows kept."""
         params: dict[str, Any] = {"tenant": tenant, "q": vector, "k": limit}
         where = "c.tenant = %(tenant)s"
         if filters:
             where += " AND c.metadata @> %(filters)s"
             params["filters"] = Jsonb(filters)
+        nearest = f"""
+            SELECT c.id, c.embedding <=> %(q)s AS distance FROM chunks c WHERE {where}
+            ORDER BY c.embedding <=> %(q)s LIMIT %(pool)s
+        """  # noqa: S608 (only fixed fragments are interpolated)
         terms = _tsquery_terms(text) if text else ""
         if terms:
             params.update(terms=terms, pool=max(limit * 4, 20), rrf=RRF_K)
-            sql = f"""
+            ranked = f"""
                 WITH v AS (
-                    SELECT c.id, row_number() OVER (ORDER BY c.embedding <=> %(q)s) AS r
-                    FROM chunks c WHERE {where}
-                    ORDER BY c.embedding <=> %(q)s LIMIT %(pool)s
+                    SELECT id, row_number() OVER (ORDER BY distance) AS r FROM ({nearest}) n
                 ), t AS (
-                    SELECT c.id, row_number() OVER (
-                        ORDER BY ts_rank_cd(c.tsv, to_tsquery('english', %(terms)s)) DESC) AS r
-                    FROM chunks c
-                    WHERE {where} AND c.tsv @@ to_tsquery('english', %(terms)s)
-                    ORDER BY ts_rank_cd(c.tsv, to_tsquery('english', %(terms)s)) DESC
-                    LIMIT %(pool)s
-                ), fused AS (
-                    SELECT id, COALESCE(1.0 / (%(rrf)s + v.r), 0)
-                             + COALESCE(1.0 / (%(rrf)s + t.r), 0) AS rank_score
-                    FROM v FULL OUTER JOIN t USING (id)
+                    SELECT id, row_number() OVER (ORDER BY rank DESC) AS r FROM (
+                        SELECT c.id, ts_rank_cd(c.tsv, query) AS rank
+                        FROM chunks c, to_tsquery('english', %(terms)s) query
+                        WHERE {where} AND c.tsv @@ query ORDER BY rank DESC LIMIT %(pool)s
+                    ) m
                 )
-                SELECT c.id AS chunk_id, d.source, d.title, c.chunk_index, c.text, c.metadata,
-                       1 - (c.embedding <=> %(q)s) AS score, f.rank_score
-                FROM fused f JOIN chunks c ON c.id = f.id
-                JOIN documents d ON d.id = c.document_id AND d.tenant = %(tenant)s
-                WHERE c.tenant = %(tenant)s
-                ORDER BY f.rank_score DESC LIMIT %(k)s
-            """  # noqa: S608 (only fixed fragments are interpolated)
-        else:
-            sql = f"""
-                SELECT c.id AS chunk_id, d.source, d.title, c.chunk_index, c.text, c.metadata,
-                       1 - (c.embedding <=> %(q)s) AS score,
-                       1 - (c.embedding <=> %(q)s) AS rank_score
-                FROM chunks c JOIN documents d ON d.id = c.document_id AND d.tenant = %(tenant)s
-                WHERE {where}
-                ORDER BY c.embedding <=> %(q)s LIMIT %(k)s
+                SELECT id, COALESCE(1.0 / (%(rrf)s + v.r), 0)
+                         + COALESCE(1.0 / (%(rrf)s + t.r), 0) AS rank_score
+                FROM v FULL OUTER JOIN t USING (id) ORDER BY rank_score DESC LIMIT %(k)s
             """  # noqa: S608
+            score = "1 - (c.embedding <=> %(q)s)"
+        else:
+            params["pool"] = limit
+            ranked = f"SELECT id, distance, 1 - distance AS rank_score FROM ({nearest}) n"
+            score = "1 - f.distance"
+        sql = f"""
+            SELECT c.id AS chunk_id, d.source, d.title, c.chunk_index, c.text, c.metadata,
+                   c.screening, {score} AS score, f.rank_score
+            FROM ({ranked}) f JOIN chunks c ON c.id = f.id JOIN documents d ON d.id = c.document_id
+            ORDER BY f.rank_score DESC
+        """  # noqa: S608 (the ranked rows are this tenant's; joins by primary key only)
         with self.pool.connection() as conn:
             rows = conn.execute(sql, params).fetchall()
         return [Hit(**{**row, "score": float(row["score"]),

@@ -6,12 +6,28 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from ..service import RagService
+from ..platform.context import PlatformDep, RequestContextDep
+from ..service import Question, RagService
+from .models import QueryRequest
 
 
-def get_service(request: Request) -> RagService:
+# Both are async (they do no blocking work) so FastAPI runs them on the event loop instead of
+# hopping to a worker thread for each.
+async def get_service(request: Request) -> RagService:
     service: RagService = request.app.state.rag
     return service
 
 
+async def get_question(
+    body: QueryRequest, ctx: RequestContextDep, platform: PlatformDep
+) -> Question:
+    """The request body plus who asks, under which release, and the kill switch: built in
+    one place for /v1/query and its stream, so both answer the same question the same way."""
+    fallback = platform.releases.safe_fallback if ctx.kill_switch else None
+    return Question(
+        body.tenant, body.question, ctx.release, body.top_k, body.filters, ctx.caller, fallback
+    )
+
+
 ServiceDep = Annotated[RagService, Depends(get_service)]
+QuestionDep = Annotated[Question, Depends(get_question)]

@@ -5,26 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from ...platform.context import PlatformDep, RequestContextDep
-from ..deps import ServiceDep
-from ..models import QueryRequest
+from ..deps import QuestionDep, ServiceDep
 
 router = APIRouter(prefix="/v1/query", tags=["query"])
 
 
 @router.post("/stream")
-def query_stream(
-    body: QueryRequest, service: ServiceDep, ctx: RequestContextDep, platform: PlatformDep
-) -> StreamingResponse:
-    events = service.stream(
-        body.tenant,
-        body.question,
-        ctx.release,
-        body.top_k,
-        body.filters,
-        ctx.caller,
-        platform.releases.safe_fallback if ctx.kill_switch else None,
-    )
+def query_stream(question: QuestionDep, service: ServiceDep) -> StreamingResponse:
     return StreamingResponse(
-        events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
-    )
+        service.stream(question), media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache"},
+    )  # fmt: skip
