@@ -90,10 +90,10 @@ def main() -> None:
         for citation in body.get("citations", []):
             say(f"   cited: {json.dumps(citation)}")
         say(f"\nDone in {time.perf_counter() - started:.0f} s. Try next:")
-        say(f"  cd {project.relative_to(KIT_ROOT)} && make run    # then open {base}/docs")
-        say(f"  curl -s {base}/metrics | grep rag_             # while it runs")
-        say("  rag-service release status                      # rollback and canary controls")
-        say("  make test                                       # the kit's template CI")
+        say(f"  cd {project.relative_to(KIT_ROOT)} && make run   # http://127.0.0.1:8000/docs")
+        say("  curl -s http://127.0.0.1:8000/metrics | grep retrieval_   # while it runs")
+        say("  .venv/bin/rag-service release status        # in that folder: rollback, canary")
+        say("  make test                                   # back here: the kit's template CI")
     finally:
         process.terminate()
         try:
