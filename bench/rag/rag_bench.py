@@ -25,7 +25,6 @@ import argparse
 import importlib
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+from goldenpath.demo import free_port, wait_ready
 
 KIT = Path(__file__).resolve().parents[2]
 PKG = "rag_service"
@@ -165,9 +166,7 @@ class Server:
     """`rag-service serve` in its own process, on 127.0.0.1, against the benchmark's database."""
 
     def __init__(self, project: Path, database_url: str, data_dir: Path, hybrid: bool) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
+        self.port = free_port()
         env = {
             **os.environ, "PYTHONPATH": str(project / "src"), "HF_HUB_OFFLINE": "1",
             "DATABASE_URL": database_url, "DATA_DIR": str(data_dir),
@@ -180,20 +179,6 @@ class Server:
              "--port", str(self.port)],
             env=env, cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip
-
-    def wait_ready(self, httpx: Any) -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                _, err = self.process.communicate()
-                raise SystemExit(f"the service exited: {err.decode()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise SystemExit("the service was not ready within 120 s")
 
     def stop(self) -> None:
         self.process.terminate()
@@ -236,7 +221,7 @@ def measure_queries(
         return time.perf_counter() - started
 
     try:
-        server.wait_ready(httpx)
+        wait_ready(server.url, server.process, timeout=120)
         base, single = [], []
         with httpx.Client(timeout=30) as client:
             for question in questions[:20]:  # warm-up, both sides

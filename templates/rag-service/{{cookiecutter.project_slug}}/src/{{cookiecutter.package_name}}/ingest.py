@@ -132,7 +132,7 @@ def _parse_pdf(data: bytes) -> tuple[str, str]:
         raise SkipDocument(f"unparsable PDF: {exc}") from None
     text = "\n\n".join(page.strip() for page in pages if page.strip())
     if not text:
-        raise SkipDocument("PDF has no extractable text (scanned images need OCR first)")
+        raise SkipDocument("PDF has no extractable text (image-only pages need OCR first)")
     return title, text
 
 
