@@ -183,24 +183,21 @@ def test_preflight_reports_missing_and_healthy_bucket(aws: boto3.Session) -> Non
             quota("L-DB2E81BA", 64.0),
         ),
     ]
-    checks = run_preflight(
-        s3=aws.client("s3"),
-        sts=sts,
-        iam=iam_client(allowed, caller),
-        quotas=quota_client(responses),
-        bucket=BUCKET,
-        required_vcpus={"L-DB2E81BA": 64},
-    )
+
+    def preflight() -> list:
+        return run_preflight(
+            s3=aws.client("s3"),
+            sts=sts,
+            iam=iam_client(allowed, caller),
+            quotas=quota_client(responses),
+            bucket=BUCKET,
+            required_vcpus={"L-DB2E81BA": 64},
+        )
+
+    checks = preflight()
     assert [c.name for c in checks if not c.ok] == ["state bucket"]
     ensure_state_backend(aws, BUCKET, REGION)
-    checks = run_preflight(
-        s3=aws.client("s3"),
-        sts=sts,
-        iam=iam_client(allowed, caller),
-        quotas=quota_client(responses),
-        bucket=BUCKET,
-        required_vcpus={"L-DB2E81BA": 64},
-    )
+    checks = preflight()
     assert all(c.ok for c in checks), checks
 
 
