@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 from stubs import StubServer, build_stub_app
 
-from {{ cookiecutter.package_name }}.embeddings import load_minilm
+from {{ cookiecutter.package_name }}.embeddings import ModelThread, model_thread
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.store import EmbeddedPostgres
 
@@ -69,8 +69,9 @@ def database(postgres: EmbeddedPostgres) -> Any:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def minilm() -> Any:
-    return load_minilm()
+def minilm() -> ModelThread:
+    """The process's model thread, started (and the model loaded) once per session."""
+    return model_thread()
 
 
 @pytest.fixture(scope="session")

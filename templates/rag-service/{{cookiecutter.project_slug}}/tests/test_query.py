@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import numpy as np
+import pytest
 from conftest import HANDBOOK, ingest
 from fastapi.testclient import TestClient
+
+from {{ cookiecutter.package_name }}.embeddings import LocalMiniLM
 
 
 def ask(client: TestClient, headers: dict[str, str], tenant: str, question: str, **extra: Any):
@@ -120,10 +127,35 @@ def test_answers_need_credentials(client, tenant):
 
 
 def test_question_vector_is_the_one_encode_gives(minilm):
-    import numpy as np
-
-    from {{ cookiecutter.package_name }}.embeddings import LocalMiniLM
-
     question = "When does the on-call rotation change?"
-    expected = minilm.encode(question, normalize_embeddings=True)
+    expected = minilm.run(minilm.model.encode, question, normalize_embeddings=True)
     assert np.allclose(LocalMiniLM().embed_query(question), expected, atol=1e-5)
+
+
+def test_questions_waiting_together_share_one_pass_and_keep_their_vectors(minilm):
+    """Padding in a shared batch must not change any question's vector."""
+    questions = [f"Who approves {word} changes to the cluster?" * (n % 3 + 1)
+                 for n, word in enumerate(["deploy", "quota", "budget", "access"] * 4)]  # fmt: skip
+    embedder, release = LocalMiniLM(), threading.Event()
+    with ThreadPoolExecutor(len(questions) + 1) as pool:
+        busy = pool.submit(minilm.run, release.wait)  # hold the model thread so all queue up
+        passes = minilm.question_passes
+        asked = [pool.submit(embedder.embed_query, question) for question in questions]
+        deadline = time.monotonic() + 30
+        while minilm.queued < len(questions) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        release.set()
+        busy.result()
+        together = np.stack([future.result() for future in asked])
+    assert minilm.question_passes == passes + 1
+    alone = minilm.run(minilm.model.encode, questions, normalize_embeddings=True)
+    assert np.allclose(together, alone, atol=1e-5)
+
+
+def test_a_model_error_reaches_the_caller_and_the_thread_goes_on(minilm):
+    def broken() -> None:
+        raise RuntimeError("model failed")
+
+    with pytest.raises(RuntimeError, match="model failed"):
+        minilm.run(broken)
+    assert minilm.run(lambda: 42) == 42

@@ -184,10 +184,13 @@ class Store:
             ) as copy:
                 copy.set_types(["int8", "text", "int4", "text", "jsonb", "vector", "text"])
                 verdicts = screenings or [None] * len(chunks)
+                # The document's source and title travel in every chunk's metadata, so
+                # search returns citations without joining documents.
+                owner = {"source": source, **({"title": title} if title else {})}
                 for chunk, vector, verdict in zip(chunks, vectors, verdicts, strict=True):
                     copy.write_row(
-                        (document_id, tenant, chunk.index, chunk.text, Jsonb(chunk.metadata),
-                         vector, verdict)
+                        (document_id, tenant, chunk.index, chunk.text,
+                         Jsonb({**chunk.metadata, **owner}), vector, verdict)
                     )  # fmt: skip
         return outcome
 
@@ -243,48 +246,61 @@ class Store:
     ) -> list[Hit]:
         """Top chunks of one tenant by cosine similarity; with `text`, fused with full-text
         rank by reciprocal rank fusion. Each ranking orders and limits `chunks` alone, so
-        the HNSW and GIN indexes serve it; documents are joined to the few rows kept."""
+        the HNSW and GIN indexes serve it. Source and title come from the chunk's own
+        metadata (written with it), so no join is needed on the hot path."""
         params: dict[str, Any] = {"tenant": tenant, "q": vector, "k": limit}
         where = "c.tenant = %(tenant)s"
         if filters:
             where += " AND c.metadata @> %(filters)s"
             params["filters"] = Jsonb(filters)
-        nearest = f"""
-            SELECT c.id, c.embedding <=> %(q)s AS distance FROM chunks c WHERE {where}
-            ORDER BY c.embedding <=> %(q)s LIMIT %(pool)s
-        """  # noqa: S608 (only fixed fragments are interpolated)
+        columns = "c.id, c.chunk_index, c.text, c.metadata, c.screening"
         terms = _tsquery_terms(text) if text else ""
-        if terms:
+        if not terms:
+            sql = f"""
+                SELECT {columns}, 1 - (c.embedding <=> %(q)s) AS score FROM chunks c
+                WHERE {where} ORDER BY c.embedding <=> %(q)s LIMIT %(k)s
+            """  # noqa: S608 (only fixed fragments are interpolated)
+        else:
             params.update(terms=terms, pool=max(limit * 4, 20), rrf=RRF_K)
-            ranked = f"""
+            sql = f"""
                 WITH v AS (
-                    SELECT id, row_number() OVER (ORDER BY distance) AS r FROM ({nearest}) n
+                    SELECT id, row_number() OVER (ORDER BY distance) AS r FROM (
+                        SELECT c.id, c.embedding <=> %(q)s AS distance FROM chunks c
+                        WHERE {where} ORDER BY c.embedding <=> %(q)s LIMIT %(pool)s
+                    ) n
                 ), t AS (
                     SELECT id, row_number() OVER (ORDER BY rank DESC) AS r FROM (
                         SELECT c.id, ts_rank_cd(c.tsv, query) AS rank
                         FROM chunks c, to_tsquery('english', %(terms)s) query
                         WHERE {where} AND c.tsv @@ query ORDER BY rank DESC LIMIT %(pool)s
                     ) m
+                ), f AS (
+                    SELECT id, COALESCE(1.0 / (%(rrf)s + v.r), 0)
+                             + COALESCE(1.0 / (%(rrf)s + t.r), 0) AS rank_score
+                    FROM v FULL OUTER JOIN t USING (id) ORDER BY rank_score DESC LIMIT %(k)s
                 )
-                SELECT id, COALESCE(1.0 / (%(rrf)s + v.r), 0)
-                         + COALESCE(1.0 / (%(rrf)s + t.r), 0) AS rank_score
-                FROM v FULL OUTER JOIN t USING (id) ORDER BY rank_score DESC LIMIT %(k)s
-            """  # noqa: S608
-            score = "1 - (c.embedding <=> %(q)s)"
-        else:
-            params["pool"] = limit
-            ranked = f"SELECT id, distance, 1 - distance AS rank_score FROM ({nearest}) n"
-            score = "1 - f.distance"
-        sql = f"""
-            SELECT c.id AS chunk_id, d.source, d.title, c.chunk_index, c.text, c.metadata,
-                   c.screening, {score} AS score, f.rank_score
-            FROM ({ranked}) f JOIN chunks c ON c.id = f.id JOIN documents d ON d.id = c.document_id
-            ORDER BY f.rank_score DESC
-        """  # noqa: S608 (the ranked rows are this tenant's; joins by primary key only)
+                SELECT {columns}, 1 - (c.embedding <=> %(q)s) AS score, f.rank_score
+                FROM f JOIN chunks c ON c.id = f.id ORDER BY f.rank_score DESC
+            """  # noqa: S608 (the ranked rows are this tenant's; joined by primary key)
         with self.pool.connection() as conn:
             rows = conn.execute(sql, params).fetchall()
-        return [Hit(**{**row, "score": float(row["score"]),
-                       "rank_score": float(row["rank_score"])}) for row in rows]  # fmt: skip
+        return [_hit(row) for row in rows]
+
+
+def _hit(row: dict[str, Any]) -> Hit:
+    score = float(row["score"])
+    metadata = row["metadata"]
+    return Hit(
+        chunk_id=row["id"],
+        source=metadata["source"],
+        title=metadata.get("title", ""),
+        chunk_index=row["chunk_index"],
+        text=row["text"],
+        metadata=metadata,
+        score=score,
+        rank_score=float(row.get("rank_score", score)),
+        screening=row["screening"],
+    )
 
 
 def _tsquery_terms(text: str) -> str:
