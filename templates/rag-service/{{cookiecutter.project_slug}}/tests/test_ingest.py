@@ -17,6 +17,7 @@ from moto import mock_aws
 from {{ cookiecutter.package_name }}.chunking import Chunk
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.ingest import RawDocument, SkipDocument, iter_location, parse
+from {{ cookiecutter.package_name }}.store import DocumentWrite
 
 
 def make_pdf(text: str) -> bytes:
@@ -120,6 +121,22 @@ def test_a_failed_write_leaves_the_old_document_whole(client, auth_headers, tena
                              [good, bad])  # fmt: skip
     assert store.chunk_count(tenant) == before
     assert store.content_hash(tenant, "handbook.md") != "new-hash"
+
+
+def test_a_failing_document_in_a_batch_rolls_back_alone(client, auth_headers, tenant, app):
+    store = app.state.rag.store
+    good = np.ones((1, store.dimension), dtype=np.float32)
+    bad = np.ones((2, store.dimension + 1), dtype=np.float32)  # fails inside its COPY
+    chunks = [Chunk(0, "first"), Chunk(1, "second")]
+    results = store.write_documents(tenant, [
+        DocumentWrite("a.txt", "h-a", "", "text/plain", chunks[:1], good),
+        DocumentWrite("b.txt", "h-b", "", "text/plain", chunks, bad),
+        DocumentWrite("c.txt", "h-c", "", "text/plain", chunks[:1], good),
+    ])  # fmt: skip
+    assert results[0] == "ingested" and results[2] == "ingested"
+    assert isinstance(results[1], Exception) and "dimension" in str(results[1])
+    assert store.content_hash(tenant, "b.txt") is None
+    assert store.chunk_count(tenant) == 2
 
 
 @mock_aws

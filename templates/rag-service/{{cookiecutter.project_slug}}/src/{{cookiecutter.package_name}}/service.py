@@ -29,7 +29,7 @@ from .platform.releases import Release
 from .platform.security import Caller
 from .retrieval import Retriever
 from .settings import Settings
-from .store import EmbeddedPostgres, Hit, Store
+from .store import DocumentWrite, EmbeddedPostgres, Hit, Store
 
 log = logging.getLogger(__name__)
 DEFAULT_REFUSAL = "I don't know: none of the documents available to you answers that question."
@@ -109,9 +109,9 @@ class RagService:
         progress: Progress | None = None,
         batch_chunks: int = 256,
     ) -> IngestReport:
-        """Parse, chunk, embed in large batches and write each document in its own
-        transaction; a writer thread screens and writes one batch while the next is embedded
-        (the queue holds whole batches, so embedding never waits on single documents)."""
+        """Parse, chunk, embed in large batches and write each batch in one transaction with
+        a savepoint per document (each document lands whole or not at all); a writer thread
+        screens and writes one batch while the next is embedded."""
         report = IngestReport()
         writes: queue.Queue[list[tuple[_Pending, Any]] | None] = queue.Queue(maxsize=2)
         writer = threading.Thread(target=self._write_loop, args=(tenant, writes, report, progress))
@@ -192,27 +192,38 @@ class RagService:
         progress: Progress | None,
     ) -> None:
         while (batch := writes.get()) is not None:
-            for pending, vectors in batch:
-                self._write(tenant, pending, vectors, report)
+            self._write(tenant, batch, report)
+            for pending, _ in batch:
                 self._done(pending.document.source, progress)
 
-    def _write(self, tenant: str, pending: _Pending, vectors: Any, report: IngestReport) -> None:
-        """Screen the chunks once, here, and store the verdicts with them: retrieval reads
-        them instead of running every injection pattern over every chunk of every query."""
-        document = pending.document
-        screenings = [screening(chunk.text) for chunk in pending.chunks]
+    def _write(self, tenant: str, batch: list[tuple[_Pending, Any]], report: IngestReport) -> None:
+        """Screen the chunks once, here, and store the verdicts with them (retrieval reads
+        them instead of running every injection pattern over every chunk of every query);
+        then write the batch, each document atomically."""
+        writes = [
+            DocumentWrite(
+                source=pending.document.source,
+                content_hash=pending.content_hash,
+                title=pending.document.title,
+                content_type=pending.document.content_type,
+                chunks=pending.chunks,
+                vectors=vectors,
+                screenings=[screening(chunk.text) for chunk in pending.chunks],
+            )
+            for pending, vectors in batch
+        ]
         try:
-            outcome = self.store.write_document(
-                tenant, document.source, pending.content_hash, document.title,
-                document.content_type, pending.chunks, vectors, screenings,
-            )  # fmt: skip
-        except Exception as exc:  # one bad document must not stop the others
-            log.warning("document not stored", extra={"source": document.source})
-            report.skipped.append({"source": document.source, "reason": f"not stored: {exc}"})
-        else:
-            getattr(report, outcome).append(document.source)
-            if outcome != "unchanged":
-                report.chunks += len(pending.chunks)
+            results: list[Any] = self.store.write_documents(tenant, writes)
+        except Exception as exc:  # the batch's commit failed: none of it is stored
+            results = [exc] * len(writes)
+        for write, result in zip(writes, results, strict=True):
+            if isinstance(result, Exception):
+                log.warning("document not stored", extra={"source": write.source})
+                report.skipped.append({"source": write.source, "reason": f"not stored: {result}"})
+                continue
+            getattr(report, result).append(write.source)
+            if result != "unchanged":
+                report.chunks += len(write.chunks)
 
     def delete_document(self, tenant: str, source: str) -> None:
         from .platform.errors import NotFound

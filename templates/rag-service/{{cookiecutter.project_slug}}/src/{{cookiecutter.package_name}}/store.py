@@ -45,6 +45,19 @@ class Hit:
     screening: str | None = None  # injection verdict stored at ingestion (guardrails)
 
 
+@dataclass(frozen=True)
+class DocumentWrite:
+    """One parsed, chunked and embedded document, ready to be written."""
+
+    source: str
+    content_hash: str
+    title: str
+    content_type: str
+    chunks: Sequence[Chunk]
+    vectors: np.ndarray
+    screenings: Sequence[str | None] | None = None  # injection verdicts, one per chunk
+
+
 class EmbeddedPostgres:
     """A real PostgreSQL server from the `pgserver` wheel, data under data_dir, Unix socket."""
 
@@ -154,44 +167,71 @@ class Store:
     ) -> WriteOutcome:
         """Insert or replace one document and all its chunks in a single transaction;
         `screenings` are the chunks' injection verdicts (None: screened when retrieved)."""
+        document = DocumentWrite(
+            source, content_hash, title, content_type, chunks, vectors, screenings
+        )
+        (result,) = self.write_documents(tenant, [document])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def write_documents(
+        self, tenant: str, documents: Sequence[DocumentWrite]
+    ) -> list[WriteOutcome | Exception]:
+        """Write several documents in one transaction, each under its own savepoint: a
+        document that fails rolls back alone (no partial chunks, its old version kept) and
+        is returned as its exception; the others commit together, with one WAL flush
+        instead of one per document."""
+        results: list[WriteOutcome | Exception] = []
         with self.pool.connection() as conn, conn.transaction():
-            row = conn.execute(
-                "SELECT id, content_hash FROM documents WHERE tenant = %s AND source = %s"
-                " FOR UPDATE",
-                (tenant, source),
-            ).fetchone()
-            if row and row["content_hash"] == content_hash:
-                return "unchanged"
-            if row:
-                conn.execute("DELETE FROM chunks WHERE document_id = %s", (row["id"],))
-                conn.execute(
-                    "UPDATE documents SET content_hash = %s, title = %s, content_type = %s,"
-                    " chunk_count = %s, ingested_at = now() WHERE id = %s",
-                    (content_hash, title, content_type, len(chunks), row["id"]),
-                )
-                document_id, outcome = row["id"], "replaced"
-            else:
-                inserted = conn.execute(
-                    "INSERT INTO documents (tenant, source, content_hash, title, content_type,"
-                    " chunk_count) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-                    (tenant, source, content_hash, title, content_type, len(chunks)),
-                ).fetchone()
-                assert inserted is not None
-                document_id, outcome = inserted["id"], "ingested"
-            with conn.cursor().copy(
-                "COPY chunks (document_id, tenant, chunk_index, text, metadata, embedding,"
-                " screening) FROM STDIN WITH (FORMAT BINARY)"
-            ) as copy:
-                copy.set_types(["int8", "text", "int4", "text", "jsonb", "vector", "text"])
-                verdicts = screenings or [None] * len(chunks)
-                # The document's source and title travel in every chunk's metadata, so
-                # search returns citations without joining documents.
-                owner = {"source": source, **({"title": title} if title else {})}
-                for chunk, vector, verdict in zip(chunks, vectors, verdicts, strict=True):
-                    copy.write_row(
-                        (document_id, tenant, chunk.index, chunk.text,
-                         Jsonb({**chunk.metadata, **owner}), vector, verdict)
-                    )  # fmt: skip
+            for document in documents:
+                try:
+                    with conn.transaction():
+                        results.append(self._write(conn, tenant, document))
+                except Exception as exc:  # this document's savepoint is rolled back
+                    results.append(exc)
+        return results
+
+    @staticmethod
+    def _write(conn: psycopg.Connection[Any], tenant: str, doc: DocumentWrite) -> WriteOutcome:
+        row = conn.execute(
+            "SELECT id, content_hash FROM documents WHERE tenant = %s AND source = %s FOR UPDATE",
+            (tenant, doc.source),
+        ).fetchone()
+        if row and row["content_hash"] == doc.content_hash:
+            return "unchanged"
+        outcome: WriteOutcome
+        if row:
+            conn.execute("DELETE FROM chunks WHERE document_id = %s", (row["id"],))
+            conn.execute(
+                "UPDATE documents SET content_hash = %s, title = %s, content_type = %s,"
+                " chunk_count = %s, ingested_at = now() WHERE id = %s",
+                (doc.content_hash, doc.title, doc.content_type, len(doc.chunks), row["id"]),
+            )
+            document_id, outcome = row["id"], "replaced"
+        else:
+            inserted = conn.execute(
+                "INSERT INTO documents (tenant, source, content_hash, title, content_type,"
+                " chunk_count) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+                (tenant, doc.source, doc.content_hash, doc.title, doc.content_type,
+                 len(doc.chunks)),
+            ).fetchone()  # fmt: skip
+            assert inserted is not None
+            document_id, outcome = inserted["id"], "ingested"
+        with conn.cursor().copy(
+            "COPY chunks (document_id, tenant, chunk_index, text, metadata, embedding,"
+            " screening) FROM STDIN WITH (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(["int8", "text", "int4", "text", "jsonb", "vector", "text"])
+            verdicts = doc.screenings or [None] * len(doc.chunks)
+            # The document's source and title travel in every chunk's metadata, so search
+            # returns citations without joining documents.
+            owner = {"source": doc.source, **({"title": doc.title} if doc.title else {})}
+            for chunk, vector, verdict in zip(doc.chunks, doc.vectors, verdicts, strict=True):
+                copy.write_row(
+                    (document_id, tenant, chunk.index, chunk.text,
+                     Jsonb({**chunk.metadata, **owner}), vector, verdict)
+                )  # fmt: skip
         return outcome
 
     def delete_document(self, tenant: str, source: str) -> bool:
