@@ -44,7 +44,7 @@ class RequestContext:
     kill_switch: bool
 
 
-def get_platform(request: Request) -> Platform:
+async def get_platform(request: Request) -> Platform:  # async: no threadpool hop
     platform: Platform = request.app.state.platform
     return platform
 

@@ -27,6 +27,7 @@ from prometheus_client.metrics import MetricWrapperBase
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .logs import RELEASE_ID
+from .tracing import name_server_span
 
 disable_created_metrics()  # `_created` series double the output and no alert or panel uses them
 
@@ -240,7 +241,8 @@ class ServiceMetrics:
 
 
 class HttpObservability:
-    """ASGI middleware: HTTP metrics and one JSON log line per request, in one pass.
+    """ASGI middleware: HTTP metrics, one JSON log line per request and the server span's
+    route name, in one pass once routing has happened.
 
     It runs inside the OpenTelemetry middleware, so the log line carries the trace id; the
     release label comes from the request context dependency (through `RELEASE_ID`).
@@ -261,6 +263,9 @@ class HttpObservability:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                route = scope.get("route")  # routed by now; the span ends with the body
+                if route is not None:
+                    name_server_span(scope["method"], route.path)
             await send(message)
 
         metrics.http_in_progress.inc()

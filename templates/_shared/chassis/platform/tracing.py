@@ -12,11 +12,12 @@ from typing import Any
 
 from fastapi import FastAPI
 from opentelemetry import trace
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from starlette.types import Scope
 
 from .logs import RELEASE_ID
 
@@ -56,13 +57,29 @@ def configure_tracing(
 
 
 def instrument_app(app: FastAPI, provider: TracerProvider) -> None:
-    """One server span per request; no extra spans per ASGI send/receive (they cost time)."""
-    FastAPIInstrumentor.instrument_app(
-        app,
-        tracer_provider=provider,
+    """One server span per request (no extra spans per ASGI send/receive). The span is
+    opened under the method alone and named after its route template once routing has
+    happened (`name_server_span`): looking the route up beforehand, as FastAPIInstrumentor
+    does, tries every route against the path and cost about 0.2 ms a request."""
+    app.add_middleware(
+        OpenTelemetryMiddleware,
         excluded_urls="healthz,readyz,metrics",
+        default_span_details=_method_only,
+        tracer_provider=provider,
         exclude_spans=["receive", "send"],
     )
+
+
+def _method_only(scope: Scope) -> tuple[str, dict[str, Any]]:
+    return str(scope.get("method") or "HTTP"), {}
+
+
+def name_server_span(method: str, route: str) -> None:
+    """Give the current server span its low-cardinality name: method and route template."""
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.update_name(f"{method} {route}")
+        span.set_attribute("http.route", route)
 
 
 tracer = trace.get_tracer("goldenpath.platform")

@@ -170,6 +170,8 @@ def test_request_spans_carry_the_release(client, auth_headers, domain_call) -> N
     assert client.request(**domain_call, headers=auth_headers).status_code == 200
     server = [s for s in exporter.get_finished_spans() if s.kind.name == "SERVER"]
     assert server and (server[-1].attributes or {}).get("service.release")
+    assert server[-1].name == f"{domain_call['method']} {domain_call['url']}"  # route template
+    assert (server[-1].attributes or {}).get("http.route") == domain_call["url"]
 
 
 def test_spans_are_exported_by_otlp_only_when_an_endpoint_is_set() -> None:
