@@ -20,9 +20,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
 
+from {{ cookiecutter.package_name }}.platform import security
 from {{ cookiecutter.package_name }}.platform.app import create_platform_app
 from {{ cookiecutter.package_name }}.platform.context import RequestContextDep
-from {{ cookiecutter.package_name }}.platform.security import hash_key
+from {{ cookiecutter.package_name }}.platform.errors import RateLimited
+from {{ cookiecutter.package_name }}.platform.security import RateLimiter, hash_key
 
 probe = APIRouter()
 
@@ -139,6 +141,21 @@ def test_rate_limit_answers_429_with_retry_after(settings) -> None:
         other = {"X-API-Key": "another-caller-key"}
         c.app.state.platform.authenticator.key_hashes |= {hash_key("another-caller-key")}
         assert c.get("/probe", headers=other).status_code == 200  # per caller
+
+
+def test_rate_limit_budget_refills_with_time(monkeypatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(security.time, "monotonic", lambda: clock[0])
+    limiter = RateLimiter("2/second")
+    limiter.check("a")
+    limiter.check("a")  # a burst up to the limit passes
+    with pytest.raises(RateLimited):
+        limiter.check("a")
+    limiter.check("b")  # another caller has its own budget
+    clock[0] += 0.5  # one request's worth of budget comes back
+    limiter.check("a")
+    with pytest.raises(RateLimited):
+        limiter.check("a")
 
 
 def test_bodies_over_the_limit_get_413(client, auth_headers, domain_call, settings) -> None:
