@@ -3,6 +3,7 @@ or Bedrock endpoint through LangChain. Vectors are unit length, so cosine = dot 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import queue
@@ -25,6 +26,10 @@ class Embedder(Protocol):
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def embed_query(self, text: str) -> np.ndarray: ...
+
+    async def aembed_query(self, text: str) -> np.ndarray:
+        """The same vector, awaited without holding a thread (the query route's path)."""
+        ...
 
 
 @functools.cache
@@ -75,11 +80,14 @@ class ModelThread:
         """Calls waiting for the model thread."""
         return self._jobs.qsize()
 
-    def embed_query(self, text: str) -> np.ndarray:
+    def submit_query(self, text: str) -> Future[np.ndarray]:
+        """Queue a question; the future holds its vector (awaitable via asyncio.wrap_future)."""
         job = _Job(Future(), question=text)
         self._jobs.put(job)
-        vector: np.ndarray = job.future.result()
-        return vector
+        return job.future
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.submit_query(text).result()
 
     def _loop(self) -> None:
         while True:
@@ -163,6 +171,9 @@ class LocalMiniLM:
     def embed_query(self, text: str) -> np.ndarray:
         return self._thread.embed_query(text)
 
+    async def aembed_query(self, text: str) -> np.ndarray:
+        return await asyncio.wrap_future(self._thread.submit_query(text))
+
 
 class LangChainEmbedder:
     """Any LangChain `Embeddings` (OpenAI-compatible, Bedrock); checks the vector size."""
@@ -175,6 +186,9 @@ class LangChainEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._check(self._call(self._embeddings.embed_query, text))[0]
+
+    async def aembed_query(self, text: str) -> np.ndarray:
+        return await asyncio.to_thread(self.embed_query, text)  # an HTTP call: off the loop
 
     def _call(self, method: Any, payload: Any) -> np.ndarray:
         try:

@@ -62,6 +62,7 @@ class Answer:
 
 class Generator(Protocol):
     mode: str
+    blocking: bool  # calls a remote model: the async query path runs it on a worker thread
 
     def generate(self, question: str, hits: list[Hit], release: Release) -> Answer: ...
 
@@ -112,6 +113,7 @@ class ExtractiveGenerator:
     the chunk's similarity; every sentence carries the citation of the chunk it came from."""
 
     mode = "extractive"
+    blocking = False  # about 0.2 ms of CPU: cheaper on the event loop than a thread hop
 
     def generate(self, question: str, hits: list[Hit], release: Release) -> Answer:
         limit = int(release.config.get("max_answer_sentences", 3))
@@ -168,6 +170,8 @@ def _text_of(message: Any) -> str:
 class ChatGenerator:
     """A LangChain chat model: the release names the model and carries the prompt template
     (`{context}` is replaced by the numbered chunks; the question is the user message)."""
+
+    blocking = True
 
     def __init__(self, mode: str, settings: Settings, metrics: ServiceMetrics) -> None:
         self.mode, self.settings, self.metrics = mode, settings, metrics

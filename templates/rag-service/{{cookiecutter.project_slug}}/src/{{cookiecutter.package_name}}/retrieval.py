@@ -4,6 +4,7 @@ keep chunks above the relevance threshold, and drop chunks that carry injected i
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from prometheus_client import Counter
@@ -40,7 +41,27 @@ class Retriever:
             tenant, vector, top_k + CANDIDATE_SLACK, filters, question if self.hybrid else None
         )
         if not candidates and not self.store.tenant_exists(tenant):
-            raise NotFound(f"tenant={tenant!r} has no documents: ingest some first", tenant=tenant)
+            raise _no_documents(tenant)
+        return self._keep(candidates, top_k, min_score)
+
+    async def aretrieve(
+        self,
+        tenant: str,
+        question: str,
+        top_k: int,
+        min_score: float,
+        filters: dict[str, str] | None = None,
+    ) -> Retrieved:
+        """`retrieve` for the event loop: the embedding and the search are awaited."""
+        vector = await self.embedder.aembed_query(question)
+        candidates = await self.store.asearch(
+            tenant, vector, top_k + CANDIDATE_SLACK, filters, question if self.hybrid else None
+        )
+        if not candidates and not await asyncio.to_thread(self.store.tenant_exists, tenant):
+            raise _no_documents(tenant)
+        return self._keep(candidates, top_k, min_score)
+
+    def _keep(self, candidates: list[Hit], top_k: int, min_score: float) -> Retrieved:
         kept: list[Hit] = []
         below = flagged = 0
         for hit in candidates:
@@ -54,3 +75,7 @@ class Retriever:
                 continue
             kept.append(hit)
         return Retrieved(kept[:top_k], below, flagged)
+
+
+def _no_documents(tenant: str) -> NotFound:
+    return NotFound(f"tenant={tenant!r} has no documents: ingest some first", tenant=tenant)

@@ -3,6 +3,7 @@ documents with citations. Routes and the CLI call this; it calls the store and t
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -27,7 +28,7 @@ from .platform.errors import BadRequest, Forbidden, Unprocessable
 from .platform.metrics import ServiceMetrics
 from .platform.releases import Release
 from .platform.security import Caller
-from .retrieval import Retriever
+from .retrieval import Retrieved, Retriever
 from .settings import Settings
 from .store import DocumentWrite, EmbeddedPostgres, Hit, Store
 
@@ -259,10 +260,9 @@ class RagService:
             )
         return question
 
-    def _prepare_question(self, question: Question, cache: bool) -> _Prepared:
-        """What /v1/query and its stream share: check the question, then (unless the kill
-        switch is on, or the cache answers) retrieve. Errors surface here, as plain 4xx,
-        before any answer starts."""
+    def _before_retrieval(self, question: Question, cache: bool) -> _Prepared:
+        """Check the question; answer it at once under the kill switch or from the cache.
+        Errors surface here, as plain 4xx, before any answer starts."""
         text = self.check_question(question.text, question.caller, question.tenant)
         release = question.release
         if question.fallback_text is not None:
@@ -275,16 +275,40 @@ class RagService:
             if cached is not None:
                 self.answers_total.labels("cached").inc()
                 return _Prepared(text, result={**cached, "cached": True})
+        return _Prepared(text, cache_key=key)
+
+    def _retrieval_args(self, question: Question, text: str) -> tuple[Any, ...]:
+        release = question.release
         top_k = question.top_k or int(release.config.get("top_k", 5))
         min_score = float(release.config.get("min_score", 0.3))
-        started = time.perf_counter()
-        retrieved = self.retriever.retrieve(
-            question.tenant, text, top_k, min_score, question.filters
-        )
+        return question.tenant, text, top_k, min_score, question.filters
+
+    def _after_retrieval(
+        self, prepared: _Prepared, retrieved: Retrieved, release: Release, started: float
+    ) -> _Prepared:
         self.retrieval_seconds.observe(time.perf_counter() - started)
         if not retrieved.hits:
-            return _Prepared(text, result=self._refusal(release), cache_key=key)
-        return _Prepared(text, retrieved.hits, retrieved.flagged, cache_key=key)
+            prepared.result = self._refusal(release)
+        prepared.hits, prepared.flagged = retrieved.hits, retrieved.flagged
+        return prepared
+
+    def _prepare_question(self, question: Question, cache: bool) -> _Prepared:
+        """What /v1/query and its stream share: check, then (unless answered already)
+        retrieve."""
+        prepared = self._before_retrieval(question, cache)
+        if prepared.result is not None:
+            return prepared
+        started = time.perf_counter()
+        retrieved = self.retriever.retrieve(*self._retrieval_args(question, prepared.text))
+        return self._after_retrieval(prepared, retrieved, question.release, started)
+
+    async def _aprepare_question(self, question: Question, cache: bool) -> _Prepared:
+        prepared = self._before_retrieval(question, cache)
+        if prepared.result is not None:
+            return prepared
+        started = time.perf_counter()
+        retrieved = await self.retriever.aretrieve(*self._retrieval_args(question, prepared.text))
+        return self._after_retrieval(prepared, retrieved, question.release, started)
 
     def _finish(self, answer: Answer, release: Release, flagged: int) -> dict[str, Any]:
         text = redact_pii(answer.text) if self.settings.redact_pii else answer.text
@@ -320,7 +344,18 @@ class RagService:
 
     def query(self, question: Question) -> dict[str, Any]:
         """Answer from the tenant's documents, or say it does not know."""
-        prepared = self._prepare_question(question, cache=True)
+        return self._answer(question, self._prepare_question(question, cache=True))
+
+    async def aquery(self, question: Question) -> dict[str, Any]:
+        """`query` for the event loop: the embedding (model thread) and the search (asyncio
+        pool) are awaited, and no worker thread is held; only a generator that calls a
+        remote model runs on one."""
+        prepared = await self._aprepare_question(question, cache=True)
+        if prepared.result is None and self.generator.blocking:
+            return await asyncio.to_thread(self._answer, question, prepared)
+        return self._answer(question, prepared)
+
+    def _answer(self, question: Question, prepared: _Prepared) -> dict[str, Any]:
         result = prepared.result
         if result is None:
             answer = self.generator.generate(prepared.text, prepared.hits, question.release)
@@ -385,8 +420,12 @@ def rag_lifespan(settings: Settings) -> Callable[[FastAPI, Platform], Any]:
     @asynccontextmanager
     async def lifespan(app: FastAPI, platform: Platform) -> AsyncIterator[None]:
         with open_service(settings, platform.metrics) as service:
-            app.state.rag = service
-            platform.readiness["database"] = service.store.ping
-            yield
+            await service.store.aopen()
+            try:
+                app.state.rag = service
+                platform.readiness["database"] = service.store.ping
+                yield
+            finally:
+                await service.store.aclose()
 
     return lifespan

@@ -15,10 +15,10 @@ from typing import Any, Literal
 
 import numpy as np
 import psycopg
-from pgvector.psycopg import register_vector
+from pgvector.psycopg import register_vector, register_vector_async
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from .chunking import Chunk
 from .migrations import load_migrations
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 WriteOutcome = Literal["ingested", "replaced", "unchanged"]
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al.)
 _MIGRATION_LOCK = 7_240_001  # advisory lock id: one replica migrates at a time
+EF_SEARCH = "SET hnsw.ef_search = 100"  # filtered HNSW scans need more than the default 40
 
 
 @dataclass(frozen=True)
@@ -73,23 +74,41 @@ class EmbeddedPostgres:
 
 
 class Store:
+    """Two pools on one database: a thread-safe one for ingestion, the CLI and evaluation,
+    and an asyncio one for the query route, so a search waits on the event loop instead of
+    holding a worker thread (`aopen` in the app's lifespan starts it)."""
+
     def __init__(self, url: str, dimension: int, pool_size: int = 8) -> None:
         self.url, self.dimension = url, dimension
+        kwargs = {"autocommit": True, "row_factory": dict_row}
         self.pool = ConnectionPool(
             url,
             min_size=1,
             max_size=pool_size,
-            kwargs={"autocommit": True, "row_factory": dict_row},
+            kwargs=kwargs,
             configure=self._configure,
             open=False,
             name="rag-store",
+        )
+        self.apool = AsyncConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs=kwargs,
+            configure=self._aconfigure,
+            open=False,
+            name="rag-store-async",
         )
 
     @staticmethod
     def _configure(conn: psycopg.Connection[Any]) -> None:
         register_vector(conn)
-        # Filtered HNSW scans need a wider candidate list than the default 40.
-        conn.execute("SET hnsw.ef_search = 100")
+        conn.execute(EF_SEARCH)
+
+    @staticmethod
+    async def _aconfigure(conn: psycopg.AsyncConnection[Any]) -> None:
+        await register_vector_async(conn)
+        await conn.execute(EF_SEARCH)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def open(self) -> None:
@@ -101,6 +120,15 @@ class Store:
 
     def close(self) -> None:
         self.pool.close()
+
+    async def aopen(self) -> None:
+        try:
+            await self.apool.open(wait=True, timeout=30)
+        except (psycopg.OperationalError, TimeoutError) as exc:
+            raise Unavailable(f"the database is not reachable: {exc}") from exc
+
+    async def aclose(self) -> None:
+        await self.apool.close()
 
     def ping(self) -> bool:
         with self.pool.connection(timeout=5) as conn:
@@ -284,47 +312,73 @@ class Store:
         filters: dict[str, str] | None = None,
         text: str | None = None,
     ) -> list[Hit]:
-        """Top chunks of one tenant by cosine similarity; with `text`, fused with full-text
-        rank by reciprocal rank fusion. Each ranking orders and limits `chunks` alone, so
-        the HNSW and GIN indexes serve it. Source and title come from the chunk's own
-        metadata (written with it), so no join is needed on the hot path."""
-        params: dict[str, Any] = {"tenant": tenant, "q": vector, "k": limit}
-        where = "c.tenant = %(tenant)s"
-        if filters:
-            where += " AND c.metadata @> %(filters)s"
-            params["filters"] = Jsonb(filters)
-        columns = "c.id, c.chunk_index, c.text, c.metadata, c.screening"
-        terms = _tsquery_terms(text) if text else ""
-        if not terms:
-            sql = f"""
-                SELECT {columns}, 1 - (c.embedding <=> %(q)s) AS score FROM chunks c
-                WHERE {where} ORDER BY c.embedding <=> %(q)s LIMIT %(k)s
-            """  # noqa: S608 (only fixed fragments are interpolated)
-        else:
-            params.update(terms=terms, pool=max(limit * 4, 20), rrf=RRF_K)
-            sql = f"""
-                WITH v AS (
-                    SELECT id, row_number() OVER (ORDER BY distance) AS r FROM (
-                        SELECT c.id, c.embedding <=> %(q)s AS distance FROM chunks c
-                        WHERE {where} ORDER BY c.embedding <=> %(q)s LIMIT %(pool)s
-                    ) n
-                ), t AS (
-                    SELECT id, row_number() OVER (ORDER BY rank DESC) AS r FROM (
-                        SELECT c.id, ts_rank_cd(c.tsv, query) AS rank
-                        FROM chunks c, to_tsquery('english', %(terms)s) query
-                        WHERE {where} AND c.tsv @@ query ORDER BY rank DESC LIMIT %(pool)s
-                    ) m
-                ), f AS (
-                    SELECT id, COALESCE(1.0 / (%(rrf)s + v.r), 0)
-                             + COALESCE(1.0 / (%(rrf)s + t.r), 0) AS rank_score
-                    FROM v FULL OUTER JOIN t USING (id) ORDER BY rank_score DESC LIMIT %(k)s
-                )
-                SELECT {columns}, 1 - (c.embedding <=> %(q)s) AS score, f.rank_score
-                FROM f JOIN chunks c ON c.id = f.id ORDER BY f.rank_score DESC
-            """  # noqa: S608 (the ranked rows are this tenant's; joined by primary key)
+        """Top chunks of one tenant (see `search_query`)."""
+        sql, params = search_query(tenant, vector, limit, filters, text)
         with self.pool.connection() as conn:
             rows = conn.execute(sql, params).fetchall()
         return [_hit(row) for row in rows]
+
+    async def asearch(
+        self,
+        tenant: str,
+        vector: np.ndarray,
+        limit: int,
+        filters: dict[str, str] | None = None,
+        text: str | None = None,
+    ) -> list[Hit]:
+        """`search` on the asyncio pool."""
+        sql, params = search_query(tenant, vector, limit, filters, text)
+        async with self.apool.connection() as conn:
+            rows = await (await conn.execute(sql, params)).fetchall()
+        return [_hit(row) for row in rows]
+
+
+def search_query(
+    tenant: str,
+    vector: np.ndarray,
+    limit: int,
+    filters: dict[str, str] | None = None,
+    text: str | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """Top chunks of one tenant by cosine similarity; with `text`, fused with full-text rank
+    by reciprocal rank fusion. Each ranking orders and limits `chunks` alone, so the HNSW
+    and GIN indexes serve it. Source and title come from the chunk's own metadata (written
+    with it), so no join is needed on the hot path."""
+    params: dict[str, Any] = {"tenant": tenant, "q": vector, "k": limit}
+    where = "c.tenant = %(tenant)s"
+    if filters:
+        where += " AND c.metadata @> %(filters)s"
+        params["filters"] = Jsonb(filters)
+    columns = "c.id, c.chunk_index, c.text, c.metadata, c.screening"
+    terms = _tsquery_terms(text) if text else ""
+    if not terms:
+        sql = f"""
+            SELECT {columns}, 1 - (c.embedding <=> %(q)s) AS score FROM chunks c
+            WHERE {where} ORDER BY c.embedding <=> %(q)s LIMIT %(k)s
+        """  # noqa: S608 (only fixed fragments are interpolated)
+        return sql, params
+    params.update(terms=terms, pool=max(limit * 4, 20), rrf=RRF_K)
+    sql = f"""
+        WITH v AS (
+            SELECT id, row_number() OVER (ORDER BY distance) AS r FROM (
+                SELECT c.id, c.embedding <=> %(q)s AS distance FROM chunks c
+                WHERE {where} ORDER BY c.embedding <=> %(q)s LIMIT %(pool)s
+            ) n
+        ), t AS (
+            SELECT id, row_number() OVER (ORDER BY rank DESC) AS r FROM (
+                SELECT c.id, ts_rank_cd(c.tsv, query) AS rank
+                FROM chunks c, to_tsquery('english', %(terms)s) query
+                WHERE {where} AND c.tsv @@ query ORDER BY rank DESC LIMIT %(pool)s
+            ) m
+        ), f AS (
+            SELECT id, COALESCE(1.0 / (%(rrf)s + v.r), 0)
+                     + COALESCE(1.0 / (%(rrf)s + t.r), 0) AS rank_score
+            FROM v FULL OUTER JOIN t USING (id) ORDER BY rank_score DESC LIMIT %(k)s
+        )
+        SELECT {columns}, 1 - (c.embedding <=> %(q)s) AS score, f.rank_score
+        FROM f JOIN chunks c ON c.id = f.id ORDER BY f.rank_score DESC
+    """  # noqa: S608 (the ranked rows are this tenant's; joined by primary key)
+    return sql, params
 
 
 def _hit(row: dict[str, Any]) -> Hit:

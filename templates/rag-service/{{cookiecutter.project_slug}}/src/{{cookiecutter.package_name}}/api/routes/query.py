@@ -12,5 +12,5 @@ router = APIRouter(prefix="/v1/query", tags=["query"])
 
 
 @router.post("")
-def query(question: QuestionDep, service: ServiceDep) -> Any:
-    return service.query(question)
+async def query(question: QuestionDep, service: ServiceDep) -> Any:
+    return await service.aquery(question)
