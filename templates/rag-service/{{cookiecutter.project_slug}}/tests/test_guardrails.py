@@ -5,10 +5,14 @@ from __future__ import annotations
 import base64
 
 import pytest
-from conftest import ingest
+import yaml
+from conftest import ROOT, ingest
 
 from {{ cookiecutter.package_name }}.guardrails import (
+    _RULE_SET,
+    _RULES,
     RULESET,
+    normalise,
     redact_pii,
     screen,
     screen_stored,
@@ -43,6 +47,17 @@ def test_screen_flags_each_category(text, category):
 )
 def test_screen_passes_ordinary_questions(text):
     assert not screen(text).flagged
+
+
+def test_the_rule_set_agrees_with_each_pattern_on_the_red_team_and_the_corpus():
+    """RE2 runs the rules; each must match exactly where Python's `re` would."""
+    attempts = yaml.safe_load((ROOT / "eval" / "red_team.yaml").read_text())["attempts"]
+    corpus = [normalise(path.read_text()) for path in sorted((ROOT / "eval").rglob("*"))
+              if path.suffix in (".md", ".txt", ".html")]  # fmt: skip
+    texts = [normalise(attempt["prompt"]) for attempt in attempts] + corpus
+    for text in texts:
+        by_re = {i for i, (_, rule) in enumerate(_RULES) if rule.search(text)}
+        assert set(_RULE_SET.Match(text) or []) == by_re, text[:80]
 
 
 def test_poisoned_chunk_is_dropped_and_counted(client, auth_headers, tenant, app):
