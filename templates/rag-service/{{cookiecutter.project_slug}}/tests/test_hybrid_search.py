@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from conftest import ingest
 
+from {{ cookiecutter.package_name }}.store import Search
+
 
 def test_hybrid_is_on_and_fuses_full_text(client, auth_headers, tenant, app, settings):
     assert settings.hybrid_search is True
@@ -13,7 +15,7 @@ def test_hybrid_is_on_and_fuses_full_text(client, auth_headers, tenant, app, set
     ingest(client, auth_headers, tenant, **docs)
     service = app.state.rag
     vector = service.embedder.embed_query("QX-7781")
-    fused = service.store.search(tenant, vector, 3, text="what does qx 7781 mean")
+    fused = service.store.search(Search(tenant, vector, 3, text="what does qx 7781 mean"))
     assert fused[0].source == "errors.txt"
     assert fused[0].rank_score > fused[-1].rank_score
     assert all(hit.rank_score < 0.04 for hit in fused)  # RRF scores, not cosine

@@ -17,6 +17,7 @@ from .ingest import iter_location
 from .platform.errors import BadRequest
 from .platform.metrics import ServiceMetrics
 from .platform.releases import Release, ReleaseManager
+from .retrieval import RetrievalRequest
 from .service import Question, RagService, open_service
 from .settings import Settings
 
@@ -92,7 +93,8 @@ def _ask(service: RagService, release: Release, question: str) -> dict[str, Any]
 
 
 def _retrieval_case(service: RagService, case: dict[str, Any], k: int) -> dict[str, Any]:
-    hits = service.retriever.retrieve(EVAL_TENANT, case["question"], k, min_score=-1.0).hits
+    request = RetrievalRequest(EVAL_TENANT, case["question"], k, min_score=-1.0)
+    hits = service.retriever.retrieve(request).hits
     ranked = list(dict.fromkeys(hit.source for hit in hits))
     expected = set(case["sources"])
     rank = next((i for i, source in enumerate(ranked, start=1) if source in expected), None)

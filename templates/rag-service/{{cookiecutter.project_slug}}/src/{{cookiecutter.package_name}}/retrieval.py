@@ -7,14 +7,24 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+import numpy as np
 from prometheus_client import Counter
 
 from .embeddings import Embedder
 from .guardrails import screen_stored
 from .platform.errors import NotFound
-from .store import Hit, Store
+from .store import Hit, Search, Store
 
 CANDIDATE_SLACK = 4  # extra rows fetched so dropped chunks can be replaced
+
+
+@dataclass(frozen=True)
+class RetrievalRequest:
+    tenant: str
+    question: str
+    top_k: int
+    min_score: float  # cosine similarity a chunk needs to count as relevant
+    filters: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -28,44 +38,31 @@ class Retriever:
     def __init__(self, store: Store, embedder: Embedder, hybrid: bool, flagged: Counter) -> None:
         self.store, self.embedder, self.hybrid, self._flagged = store, embedder, hybrid, flagged
 
-    def retrieve(
-        self,
-        tenant: str,
-        question: str,
-        top_k: int,
-        min_score: float,
-        filters: dict[str, str] | None = None,
-    ) -> Retrieved:
-        vector = self.embedder.embed_query(question)
-        candidates = self.store.search(
-            tenant, vector, top_k + CANDIDATE_SLACK, filters, question if self.hybrid else None
-        )
-        if not candidates and not self.store.tenant_exists(tenant):
-            raise _no_documents(tenant)
-        return self._keep(candidates, top_k, min_score)
+    def retrieve(self, request: RetrievalRequest) -> Retrieved:
+        vector = self.embedder.embed_query(request.question)
+        candidates = self.store.search(self._search(request, vector))
+        if not candidates and not self.store.tenant_exists(request.tenant):
+            raise _no_documents(request.tenant)
+        return self._keep(candidates, request)
 
-    async def aretrieve(
-        self,
-        tenant: str,
-        question: str,
-        top_k: int,
-        min_score: float,
-        filters: dict[str, str] | None = None,
-    ) -> Retrieved:
+    async def aretrieve(self, request: RetrievalRequest) -> Retrieved:
         """`retrieve` for the event loop: the embedding and the search are awaited."""
-        vector = await self.embedder.aembed_query(question)
-        candidates = await self.store.asearch(
-            tenant, vector, top_k + CANDIDATE_SLACK, filters, question if self.hybrid else None
-        )
-        if not candidates and not await asyncio.to_thread(self.store.tenant_exists, tenant):
-            raise _no_documents(tenant)
-        return self._keep(candidates, top_k, min_score)
+        vector = await self.embedder.aembed_query(request.question)
+        candidates = await self.store.asearch(self._search(request, vector))
+        if not candidates and not await asyncio.to_thread(self.store.tenant_exists, request.tenant):
+            raise _no_documents(request.tenant)
+        return self._keep(candidates, request)
 
-    def _keep(self, candidates: list[Hit], top_k: int, min_score: float) -> Retrieved:
+    def _search(self, request: RetrievalRequest, vector: np.ndarray) -> Search:
+        limit = request.top_k + CANDIDATE_SLACK
+        text = request.question if self.hybrid else None
+        return Search(request.tenant, vector, limit, request.filters, text)
+
+    def _keep(self, candidates: list[Hit], request: RetrievalRequest) -> Retrieved:
         kept: list[Hit] = []
         below = flagged = 0
         for hit in candidates:
-            if hit.score < min_score:
+            if hit.score < request.min_score:
                 below += 1
                 continue
             verdict = screen_stored(hit.text, hit.screening)
@@ -74,7 +71,7 @@ class Retriever:
                 self._flagged.labels(verdict.category).inc()
                 continue
             kept.append(hit)
-        return Retrieved(kept[:top_k], below, flagged)
+        return Retrieved(kept[: request.top_k], below, flagged)
 
 
 def _no_documents(tenant: str) -> NotFound:

@@ -28,7 +28,7 @@ from .platform.errors import BadRequest, Forbidden, Unprocessable
 from .platform.metrics import ServiceMetrics
 from .platform.releases import Release
 from .platform.security import Caller
-from .retrieval import Retrieved, Retriever
+from .retrieval import RetrievalRequest, Retrieved, Retriever
 from .settings import Settings
 from .store import DocumentWrite, EmbeddedPostgres, Hit, Store
 
@@ -277,11 +277,12 @@ class RagService:
                 return _Prepared(text, result={**cached, "cached": True})
         return _Prepared(text, cache_key=key)
 
-    def _retrieval_args(self, question: Question, text: str) -> tuple[Any, ...]:
-        release = question.release
-        top_k = question.top_k or int(release.config.get("top_k", 5))
-        min_score = float(release.config.get("min_score", 0.3))
-        return question.tenant, text, top_k, min_score, question.filters
+    @staticmethod
+    def _retrieval_request(question: Question, text: str) -> RetrievalRequest:
+        config = question.release.config
+        top_k = question.top_k or int(config.get("top_k", 5))
+        min_score = float(config.get("min_score", 0.3))
+        return RetrievalRequest(question.tenant, text, top_k, min_score, question.filters)
 
     def _after_retrieval(
         self, prepared: _Prepared, retrieved: Retrieved, release: Release, started: float
@@ -299,7 +300,7 @@ class RagService:
         if prepared.result is not None:
             return prepared
         started = time.perf_counter()
-        retrieved = self.retriever.retrieve(*self._retrieval_args(question, prepared.text))
+        retrieved = self.retriever.retrieve(self._retrieval_request(question, prepared.text))
         return self._after_retrieval(prepared, retrieved, question.release, started)
 
     async def _aprepare_question(self, question: Question, cache: bool) -> _Prepared:
@@ -307,7 +308,7 @@ class RagService:
         if prepared.result is not None:
             return prepared
         started = time.perf_counter()
-        retrieved = await self.retriever.aretrieve(*self._retrieval_args(question, prepared.text))
+        retrieved = await self.retriever.aretrieve(self._retrieval_request(question, prepared.text))
         return self._after_retrieval(prepared, retrieved, question.release, started)
 
     def _finish(self, answer: Answer, release: Release, flagged: int) -> dict[str, Any]:

@@ -304,81 +304,67 @@ class Store:
         return {row["id"]: row["text"] for row in rows}
 
     # -- search ------------------------------------------------------------------------------
-    def search(
-        self,
-        tenant: str,
-        vector: np.ndarray,
-        limit: int,
-        filters: dict[str, str] | None = None,
-        text: str | None = None,
-    ) -> list[Hit]:
-        """Top chunks of one tenant (see `search_query`)."""
-        sql, params = search_query(tenant, vector, limit, filters, text)
+    def search(self, search: Search) -> list[Hit]:
         with self.pool.connection() as conn:
-            rows = conn.execute(sql, params).fetchall()
+            rows = conn.execute(*search.sql()).fetchall()
         return [_hit(row) for row in rows]
 
-    async def asearch(
-        self,
-        tenant: str,
-        vector: np.ndarray,
-        limit: int,
-        filters: dict[str, str] | None = None,
-        text: str | None = None,
-    ) -> list[Hit]:
+    async def asearch(self, search: Search) -> list[Hit]:
         """`search` on the asyncio pool."""
-        sql, params = search_query(tenant, vector, limit, filters, text)
         async with self.apool.connection() as conn:
-            rows = await (await conn.execute(sql, params)).fetchall()
+            rows = await (await conn.execute(*search.sql())).fetchall()
         return [_hit(row) for row in rows]
 
 
-def search_query(
-    tenant: str,
-    vector: np.ndarray,
-    limit: int,
-    filters: dict[str, str] | None = None,
-    text: str | None = None,
-) -> tuple[str, dict[str, Any]]:
+@dataclass(frozen=True)
+class Search:
     """Top chunks of one tenant by cosine similarity; with `text`, fused with full-text rank
     by reciprocal rank fusion. Each ranking orders and limits `chunks` alone, so the HNSW
     and GIN indexes serve it. Source and title come from the chunk's own metadata (written
     with it), so no join is needed on the hot path."""
-    params: dict[str, Any] = {"tenant": tenant, "q": vector, "k": limit}
-    where = "c.tenant = %(tenant)s"
-    if filters:
-        where += " AND c.metadata @> %(filters)s"
-        params["filters"] = Jsonb(filters)
-    columns = "c.id, c.chunk_index, c.text, c.metadata, c.screening"
-    terms = _tsquery_terms(text) if text else ""
-    if not terms:
+
+    tenant: str
+    vector: np.ndarray
+    limit: int
+    filters: dict[str, str] | None = None
+    text: str | None = None
+
+    def sql(self) -> tuple[str, dict[str, Any]]:
+        params: dict[str, Any] = {"tenant": self.tenant, "q": self.vector, "k": self.limit}
+        where = "c.tenant = %(tenant)s"
+        if self.filters:
+            where += " AND c.metadata @> %(filters)s"
+            params["filters"] = Jsonb(self.filters)
+        columns = "c.id, c.chunk_index, c.text, c.metadata, c.screening"
+        terms = _tsquery_terms(self.text) if self.text else ""
+        if not terms:
+            sql = f"""
+                SELECT {columns}, 1 - (c.embedding <=> %(q)s) AS score FROM chunks c
+                WHERE {where} ORDER BY c.embedding <=> %(q)s LIMIT %(k)s
+            """  # noqa: S608 (only fixed fragments are interpolated)
+            return sql, params
+        params.update(terms=terms, pool=max(self.limit * 4, 20), rrf=RRF_K)
         sql = f"""
-            SELECT {columns}, 1 - (c.embedding <=> %(q)s) AS score FROM chunks c
-            WHERE {where} ORDER BY c.embedding <=> %(q)s LIMIT %(k)s
-        """  # noqa: S608 (only fixed fragments are interpolated)
+            WITH v AS (
+                SELECT id, row_number() OVER (ORDER BY distance) AS r FROM (
+                    SELECT c.id, c.embedding <=> %(q)s AS distance FROM chunks c
+                    WHERE {where} ORDER BY c.embedding <=> %(q)s LIMIT %(pool)s
+                ) n
+            ), t AS (
+                SELECT id, row_number() OVER (ORDER BY rank DESC) AS r FROM (
+                    SELECT c.id, ts_rank_cd(c.tsv, query) AS rank
+                    FROM chunks c, to_tsquery('english', %(terms)s) query
+                    WHERE {where} AND c.tsv @@ query ORDER BY rank DESC LIMIT %(pool)s
+                ) m
+            ), f AS (
+                SELECT id, COALESCE(1.0 / (%(rrf)s + v.r), 0)
+                         + COALESCE(1.0 / (%(rrf)s + t.r), 0) AS rank_score
+                FROM v FULL OUTER JOIN t USING (id) ORDER BY rank_score DESC LIMIT %(k)s
+            )
+            SELECT {columns}, 1 - (c.embedding <=> %(q)s) AS score, f.rank_score
+            FROM f JOIN chunks c ON c.id = f.id ORDER BY f.rank_score DESC
+        """  # noqa: S608 (the ranked rows are this tenant's; joined by primary key)
         return sql, params
-    params.update(terms=terms, pool=max(limit * 4, 20), rrf=RRF_K)
-    sql = f"""
-        WITH v AS (
-            SELECT id, row_number() OVER (ORDER BY distance) AS r FROM (
-                SELECT c.id, c.embedding <=> %(q)s AS distance FROM chunks c
-                WHERE {where} ORDER BY c.embedding <=> %(q)s LIMIT %(pool)s
-            ) n
-        ), t AS (
-            SELECT id, row_number() OVER (ORDER BY rank DESC) AS r FROM (
-                SELECT c.id, ts_rank_cd(c.tsv, query) AS rank
-                FROM chunks c, to_tsquery('english', %(terms)s) query
-                WHERE {where} AND c.tsv @@ query ORDER BY rank DESC LIMIT %(pool)s
-            ) m
-        ), f AS (
-            SELECT id, COALESCE(1.0 / (%(rrf)s + v.r), 0)
-                     + COALESCE(1.0 / (%(rrf)s + t.r), 0) AS rank_score
-            FROM v FULL OUTER JOIN t USING (id) ORDER BY rank_score DESC LIMIT %(k)s
-        )
-        SELECT {columns}, 1 - (c.embedding <=> %(q)s) AS score, f.rank_score
-        FROM f JOIN chunks c ON c.id = f.id ORDER BY f.rank_score DESC
-    """  # noqa: S608 (the ranked rows are this tenant's; joined by primary key)
-    return sql, params
 
 
 def _hit(row: dict[str, Any]) -> Hit:
