@@ -80,24 +80,15 @@ class Store:
 
     def __init__(self, url: str, dimension: int, pool_size: int = 8) -> None:
         self.url, self.dimension = url, dimension
-        kwargs = {"autocommit": True, "row_factory": dict_row}
-        self.pool = ConnectionPool(
-            url,
-            min_size=1,
-            max_size=pool_size,
-            kwargs=kwargs,
-            configure=self._configure,
-            open=False,
-            name="rag-store",
-        )
+        options: dict[str, Any] = {
+            "min_size": 1,
+            "max_size": pool_size,
+            "kwargs": {"autocommit": True, "row_factory": dict_row},
+            "open": False,
+        }
+        self.pool = ConnectionPool(url, configure=self._configure, name="rag-store", **options)
         self.apool = AsyncConnectionPool(
-            url,
-            min_size=1,
-            max_size=pool_size,
-            kwargs=kwargs,
-            configure=self._aconfigure,
-            open=False,
-            name="rag-store-async",
+            url, configure=self._aconfigure, name="rag-store-async", **options
         )
 
     @staticmethod
