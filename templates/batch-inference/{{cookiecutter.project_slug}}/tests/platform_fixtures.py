@@ -1,1 +1,1 @@
-{% include "chassis/tests/fixtures.py" %}
+{% include "service_tests/fixtures.py" %}

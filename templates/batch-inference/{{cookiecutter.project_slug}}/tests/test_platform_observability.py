@@ -1,1 +1,1 @@
-{% include "chassis/tests/test_platform_observability.py" %}
+{% include "service_tests/test_platform_observability.py" %}

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from conftest import ROOT, ingest
 
-from {{ cookiecutter.package_name }}.guardrails import (
+from {{ cookiecutter.package_name }}.platform.guardrails import (
     _RULE_SET,
     _RULES,
     RULESET,

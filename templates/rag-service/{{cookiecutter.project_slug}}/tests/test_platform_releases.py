@@ -1,1 +1,1 @@
-{% include "chassis/tests/test_platform_releases.py" %}
+{% include "service_tests/test_platform_releases.py" %}

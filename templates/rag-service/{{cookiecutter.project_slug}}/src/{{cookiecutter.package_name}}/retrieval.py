@@ -11,7 +11,7 @@ import numpy as np
 from prometheus_client import Counter
 
 from .embeddings import Embedder
-from .guardrails import screen_stored
+from .platform.guardrails import screen_stored
 from .platform.errors import NotFound
 from .store import Hit, Search, Store
 

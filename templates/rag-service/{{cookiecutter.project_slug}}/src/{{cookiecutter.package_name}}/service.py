@@ -21,7 +21,7 @@ from .cache import AnswerCache
 from .chunking import Chunk, Chunker
 from .embeddings import Embedder, build_embedder
 from .generation import Answer, Generator, build_generator
-from .guardrails import redact_pii, screen, screening
+from .platform.guardrails import redact_pii, screen, screening
 from .ingest import IngestReport, ParsedDocument, RawDocument, SkipDocument, parse
 from .platform.context import Platform
 from .platform.errors import BadRequest, Forbidden, Unprocessable

@@ -1,1 +1,1 @@
-{% include "chassis/platform/__init__.py" %}
+{% include "chassis/goldenpath_chassis/__init__.py" %}

@@ -1,1 +1,1 @@
-{% include "chassis/platform/errors.py" %}
+{% include "chassis/goldenpath_chassis/errors.py" %}

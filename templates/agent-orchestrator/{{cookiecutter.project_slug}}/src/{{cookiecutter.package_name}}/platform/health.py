@@ -1,1 +1,1 @@
-{% include "chassis/platform/health.py" %}
+{% include "chassis/goldenpath_chassis/health.py" %}

@@ -1,1 +1,1 @@
-{% include "chassis/platform/secrets.py" %}
+{% include "chassis/goldenpath_chassis/secrets.py" %}

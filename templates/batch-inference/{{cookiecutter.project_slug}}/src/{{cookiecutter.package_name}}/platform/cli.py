@@ -1,1 +1,1 @@
-{% include "chassis/platform/cli.py" %}
+{% include "chassis/goldenpath_chassis/cli.py" %}

@@ -1,1 +1,1 @@
-{% include "chassis/platform/config.py" %}
+{% include "chassis/goldenpath_chassis/config.py" %}

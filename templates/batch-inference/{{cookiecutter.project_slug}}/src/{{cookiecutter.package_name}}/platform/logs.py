@@ -1,1 +1,1 @@
-{% include "chassis/platform/logs.py" %}
+{% include "chassis/goldenpath_chassis/logs.py" %}

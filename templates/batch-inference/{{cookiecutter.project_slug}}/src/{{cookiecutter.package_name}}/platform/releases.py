@@ -1,1 +1,1 @@
-{% include "chassis/platform/releases.py" %}
+{% include "chassis/goldenpath_chassis/releases.py" %}

@@ -1,1 +1,1 @@
-{% include "chassis/platform/security.py" %}
+{% include "chassis/goldenpath_chassis/security.py" %}

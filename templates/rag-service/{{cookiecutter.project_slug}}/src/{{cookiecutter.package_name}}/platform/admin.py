@@ -1,1 +1,1 @@
-{% include "chassis/platform/admin.py" %}
+{% include "chassis/goldenpath_chassis/admin.py" %}

@@ -1,1 +1,1 @@
-{% include "chassis/platform/app.py" %}
+{% include "chassis/goldenpath_chassis/app.py" %}

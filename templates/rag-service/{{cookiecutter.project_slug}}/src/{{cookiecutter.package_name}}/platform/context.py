@@ -1,1 +1,1 @@
-{% include "chassis/platform/context.py" %}
+{% include "chassis/goldenpath_chassis/context.py" %}

@@ -1,1 +1,1 @@
-{% include "chassis/platform/metrics.py" %}
+{% include "chassis/goldenpath_chassis/metrics.py" %}

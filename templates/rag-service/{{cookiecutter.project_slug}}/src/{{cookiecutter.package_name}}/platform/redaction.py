@@ -1,1 +1,1 @@
-{% include "chassis/platform/redaction.py" %}
+{% include "chassis/goldenpath_chassis/redaction.py" %}

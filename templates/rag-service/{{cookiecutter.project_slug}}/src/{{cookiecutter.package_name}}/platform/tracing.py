@@ -1,1 +1,1 @@
-{% include "chassis/platform/tracing.py" %}
+{% include "chassis/goldenpath_chassis/tracing.py" %}

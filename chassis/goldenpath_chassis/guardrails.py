@@ -1,4 +1,5 @@
-"""Prompt-injection screening of questions and retrieved chunks, and PII redaction of answers.
+"""Prompt-injection screening of any untrusted text (questions, retrieved chunks, tool output)
+and PII redaction of answers.
 
 Patterns cover OWASP LLM01 (instruction override, role play, encoded payloads, links and tool
 smuggling), LLM02 (requests for secrets or other tenants' data) and LLM07 (system-prompt
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 import re2
 
-from .platform.redaction import Redactor
+from .redaction import Redactor
 
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 

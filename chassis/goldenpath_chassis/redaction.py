@@ -11,7 +11,10 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), "[REDACTED_AWS_KEY]"),
     (re.compile(r"\bsk-[A-Za-z0-9_-]{16,}\b"), "[REDACTED_API_KEY]"),
     (
-        re.compile(r"(?i)\b(api[_-]?key|secret|password|token)(\"?\s*[:=]\s*\"?)[^\s\",}]{4,}"),
+        # `(?!<)`: a placeholder such as `X-API-Key: <key>` in a help text is not a secret.
+        re.compile(
+            r"(?i)\b(api[_-]?key|secret|password|token)(\"?\s*[:=]\s*\"?)(?!<)[^\s\",}]{4,}"
+        ),
         r"\1\2[REDACTED]",
     ),
     (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "[REDACTED_EMAIL]"),

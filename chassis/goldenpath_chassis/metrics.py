@@ -29,15 +29,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .logs import RELEASE_ID
 from .tracing import name_server_span
 
-disable_created_metrics()  # `_created` series double the output and no alert or panel uses them
+disable_created_metrics()  # type: ignore[no-untyped-call]  # `_created` series double the output and no alert or panel uses them
 
-# The latency SLO threshold ({{ cookiecutter.latency_slo_p95_ms }} ms) is one of the bucket
-# bounds, so the latency SLO can be computed exactly from `http_request_duration_seconds_bucket`.
-LATENCY_SLO_SECONDS = {{ cookiecutter.latency_slo_p95_ms | float / 1000 }}
-LATENCY_BUCKETS = tuple(
-    sorted({0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-            LATENCY_SLO_SECONDS})
-)  # fmt: skip
+BASE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+def latency_buckets(slo_seconds: float) -> tuple[float, ...]:
+    """Latency buckets with the SLO threshold as one bound, so the latency SLO is computed
+    exactly from `http_request_duration_seconds_bucket{le="<threshold>"}`."""
+    return tuple(sorted({*BASE_BUCKETS, slo_seconds}))
+
+
 UNMATCHED = "none"  # route label of requests that matched no route (no unbounded paths)
 NOT_ROUTED = "none"  # release label of requests that were not routed to a release
 UNTRACKED_PATHS = frozenset({"/metrics", "/healthz", "/readyz"})
@@ -46,10 +48,12 @@ log = logging.getLogger("service.requests")
 
 
 class ServiceMetrics:
-    """The metric families a service exports; templates add their own through `counter` etc."""
+    """The metric families every service exports. A service registers its own domain metrics
+    through `counter`, `gauge` and `histogram`; the chassis knows none of them."""
 
-    def __init__(self, service: str, version: str) -> None:
+    def __init__(self, service: str, version: str, latency_slo_seconds: float = 0.8) -> None:
         self.registry = CollectorRegistry()
+        self.latency_buckets = latency_buckets(latency_slo_seconds)
         self.service = service
         self.version = version
         self._families: dict[str, MetricWrapperBase] = {}
@@ -120,81 +124,27 @@ class ServiceMetrics:
             "Model calls that failed, by operation, model and error type.",
             ["operation", "model", "error"],
         )
-{%- if cookiecutter._kind == "rag-service" %}
-
-        # Retrieval (rag-service).
-        self.retrieval_hits = self.counter(
-            "retrieval_hits_total",
-            "Chunks returned by retrieval, summed over queries.",
-            ["release"],
-        )
-        self.retrieval_misses = self.counter(
-            "retrieval_empty_results_total",
-            "Queries for which retrieval found nothing relevant.",
-            ["release"],
-        )
-        self.retrieval_latency = self.histogram(
-            "retrieval_duration_seconds", "Duration of one retrieval (search and fusion)."
-        )
-        self.documents_ingested = self.counter(
-            "ingest_documents_total", "Documents ingested, by outcome.", ["outcome"]
-        )
-{%- elif cookiecutter._kind == "batch-inference" %}
-
-        # Batch jobs (batch-inference).
-        self.rows_processed = self.counter(
-            "batch_rows_processed_total",
-            "Rows processed by batch jobs, by outcome (ok, failed).",
-            ["outcome"],
-        )
-        self.jobs = self.counter(
-            "batch_jobs_total", "Batch jobs finished, by final status.", ["status"]
-        )
-        self.queue_depth = self.gauge(
-            "batch_queue_depth", "Jobs submitted and not yet finished (queued or running)."
-        )
-        self.job_duration = self.histogram(
-            "batch_job_duration_seconds",
-            "Wall time of one batch job.",
-            buckets=(1, 5, 15, 60, 300, 900, 3600, 4 * 3600),
-        )
-{%- elif cookiecutter._kind == "agent-orchestrator" %}
-
-        # Agent runs (agent-orchestrator).
-        self.tool_calls = self.counter(
-            "agent_tool_calls_total",
-            "Tool calls made by agents, by tool and outcome (ok, error, denied).",
-            ["tool", "outcome"],
-        )
-        self.agent_runs = self.counter(
-            "agent_runs_total", "Agent runs finished, by final status.", ["status"]
-        )
-        self.queue_depth = self.gauge(
-            "agent_pending_approvals", "Runs waiting for a human to approve a risky tool call."
-        )
-        self.agent_steps = self.histogram(
-            "agent_run_steps",
-            "Planner steps taken by one agent run.",
-            buckets=(1, 2, 3, 5, 8, 13, 21, 34),
-        )
-{%- endif %}
 
     # -- the API for domain metrics -----------------------------------------------------------
     def counter(self, name: str, documentation: str, labels: Sequence[str] = ()) -> Counter:
         """A counter (name ends in `_total`); asking twice for one name returns the same one."""
-        return self._family(Counter, name, documentation, labels)
+        family: Counter = self._family(Counter, name, documentation, labels)
+        return family
 
     def gauge(self, name: str, documentation: str, labels: Sequence[str] = ()) -> Gauge:
-        return self._family(Gauge, name, documentation, labels)
+        family: Gauge = self._family(Gauge, name, documentation, labels)
+        return family
 
     def histogram(
         self,
         name: str,
         documentation: str,
         labels: Sequence[str] = (),
-        buckets: Sequence[float] = LATENCY_BUCKETS,
+        buckets: Sequence[float] | None = None,
     ) -> Histogram:
-        return self._family(Histogram, name, documentation, labels, buckets=tuple(buckets))
+        chosen = tuple(buckets) if buckets is not None else self.latency_buckets
+        family: Histogram = self._family(Histogram, name, documentation, labels, buckets=chosen)
+        return family
 
     def record_model_call(
         self,
@@ -214,6 +164,15 @@ class ServiceMetrics:
             self.tokens.labels(model, "output", release).inc(output_tokens)
         if cost_usd:
             self.cost.labels(model, release).inc(cost_usd)
+
+    def record_model_error(self, operation: str, model: str, error: BaseException | str) -> None:
+        """Count one failed model call by the error's type (never its message)."""
+        kind = error if isinstance(error, str) else type(error).__name__
+        self.model_errors.labels(operation, model, kind).inc()
+
+    def record_fallback(self, reason: str) -> None:
+        """Count one answer served by the safe fallback (kill switch, model outage...)."""
+        self.fallbacks.labels(reason).inc()
 
     def set_active_release(self, release_id: str) -> None:
         self.build_info.clear()

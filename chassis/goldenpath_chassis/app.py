@@ -4,21 +4,25 @@ around the service's own routers, in one place."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 
+import psycopg
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from psycopg_pool import PoolTimeout
 
 from . import admin, health
 from .config import DEVELOPMENT_SECRETS, PlatformSettings
 from .context import Platform
-from .errors import install_error_handlers
+from .database import database_url
+from .errors import Unavailable, install_error_handlers
 from .logs import configure_logging
 from .metrics import HttpObservability, ServiceMetrics, expose
-from .releases import ReleaseManager
+from .releases import Manifest, ReleaseManager
 from .secrets import SecretStore, secret_fields
 from .security import Authenticator, BodySizeLimit, RateLimiter
+from .state import SharedState
 from .tracing import configure_tracing, instrument_app
 
 log = logging.getLogger("service.lifecycle")
@@ -27,7 +31,8 @@ DomainLifespan = Callable[[FastAPI, Platform], AbstractAsyncContextManager[None]
 
 
 def build_platform(settings: PlatformSettings) -> Platform:
-    """Everything the chassis needs, built from settings (secrets fetched and checked here)."""
+    """Everything the chassis needs that does not need the database (secrets fetched and
+    checked here, so a bad secret fails at start-up); `open_platform` adds the rest."""
     secrets = SecretStore(
         local=secret_fields(settings),
         secret_id=settings.secrets_id,
@@ -38,21 +43,12 @@ def build_platform(settings: PlatformSettings) -> Platform:
     )
     if settings.environment == "production":
         secrets.require(list(settings.production_secrets), DEVELOPMENT_SECRETS)
-    releases = ReleaseManager(settings.releases_path, settings.data_dir, settings.kill_switch)
-    metrics = ServiceMetrics(settings.service_name, settings.version)
-
-    def refresh_release_metrics() -> None:  # the CLI may have changed the state file
-        state = releases.state
-        metrics.set_active_release(state.active)
-        metrics.kill_switch.set(1 if state.kill_switch else 0)
-        metrics.canary_weight.set(state.canary_weight if state.canary else 0)
-
-    refresh_release_metrics()
-    metrics.on_scrape(refresh_release_metrics)
     return Platform(
         settings=settings,
-        metrics=metrics,
-        releases=releases,
+        metrics=ServiceMetrics(
+            settings.service_name, settings.version, settings.latency_slo_ms / 1000
+        ),
+        manifest=Manifest.load(settings.releases_path),
         authenticator=Authenticator(
             settings.auth_mode,
             settings.api_key_hashes,
@@ -65,6 +61,52 @@ def build_platform(settings: PlatformSettings) -> Platform:
         limiter=RateLimiter(settings.rate_limit),
         secrets=secrets,
     )
+
+
+@contextmanager
+def open_shared_state(settings: PlatformSettings) -> Iterator[tuple[str, SharedState]]:
+    """The service's database (embedded when DATABASE_URL is unset) and its shared state."""
+    with database_url(settings.database_url, settings.data_dir) as url:
+        shared = SharedState(url, settings.service_name, settings.state_poll_seconds)
+        try:
+            shared.open()
+        except (psycopg.OperationalError, TimeoutError, PoolTimeout) as exc:
+            raise Unavailable(f"the database is not reachable: {type(exc).__name__}") from None
+        try:
+            yield url, shared
+        finally:
+            shared.close()
+
+
+@contextmanager
+def open_releases(settings: PlatformSettings) -> Iterator[ReleaseManager]:
+    """The release manager on the shared state, for the CLI and jobs outside the app."""
+    with open_shared_state(settings) as (_url, shared):
+        yield ReleaseManager(Manifest.load(settings.releases_path), shared, settings.kill_switch)
+
+
+@contextmanager
+def open_platform(platform: Platform) -> Iterator[Platform]:
+    """Connect the platform to the shared state: release routing, epochs, release metrics."""
+    settings = platform.settings
+    with open_shared_state(settings) as (url, shared):
+        releases = ReleaseManager(platform.manifest, shared, settings.kill_switch)
+        metrics = platform.metrics
+
+        def refresh_release_metrics(_key: str = "") -> None:
+            state = releases.state
+            metrics.set_active_release(state.active)
+            metrics.kill_switch.set(1 if state.kill_switch else 0)
+            metrics.canary_weight.set(state.canary_weight if state.canary else 0)
+
+        platform.attach(url, shared, releases)
+        refresh_release_metrics()
+        shared.on_change(refresh_release_metrics)
+        platform.readiness.setdefault("database", shared.ping)
+        try:
+            yield platform
+        finally:
+            platform.detach()
 
 
 def create_platform_app(
@@ -85,12 +127,13 @@ def create_platform_app(
 
     @asynccontextmanager
     async def app_lifespan(app: FastAPI) -> AsyncIterator[None]:
-        log.info("starting", extra={"release": platform.releases.state.active})
-        if lifespan is None:
-            yield
-        else:
-            async with lifespan(app, platform):
+        with open_platform(platform):
+            log.info("starting", extra={"release": platform.releases.state.active})
+            if lifespan is None:
                 yield
+            else:
+                async with lifespan(app, platform):
+                    yield
         log.info("stopped")
 
     app = FastAPI(

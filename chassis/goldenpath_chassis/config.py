@@ -55,7 +55,7 @@ class PlatformSettings(BaseSettings):
     secrets_ttl_seconds: float = Field(default=300.0, gt=0)
 
     # Security baseline.
-    auth_mode: Literal["api-key", "jwt"] = "{{ cookiecutter.get("auth", "api-key") }}"
+    auth_mode: Literal["api-key", "jwt"] = "api-key"
     jwt_jwks_url: str | None = None
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
@@ -65,8 +65,21 @@ class PlatformSettings(BaseSettings):
     shutdown_grace_seconds: int = Field(default=20, ge=0)
     cors_origins: list[str] = Field(default_factory=list, description="Empty: CORS off.")
 
-    # Observability.
+    # Observability and SLOs (the service's answers set the defaults).
     otel_exporter_otlp_endpoint: str | None = None
+    availability_slo: float = Field(default=99.9, gt=0, lt=100, description="Percent.")
+    latency_slo_ms: float = Field(default=800.0, gt=0, description="p95 target, milliseconds.")
+
+    # Shared state (release routing, kill switch, audit, cache epochs) and the service's data.
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL (Aurora in production). Unset: an embedded server under"
+        " DATA_DIR, shared by every local process that uses the same DATA_DIR.",
+    )
+    database_pool_size: int = Field(default=8, ge=1, le=64)
+    state_poll_seconds: float = Field(
+        default=1.0, gt=0, le=30, description="Backstop poll of shared state (NOTIFY is first)."
+    )
 
     # Rollback.
     releases_path: Path = Path("releases.yaml")
@@ -84,11 +97,3 @@ class PlatformSettings(BaseSettings):
                     " (it is empty or a development default)"
                 )
         return self
-
-    @property
-    def release_state_path(self) -> Path:
-        return self.data_dir / "release-state.json"
-
-    @property
-    def audit_log_path(self) -> Path:
-        return self.data_dir / "release-audit.jsonl"

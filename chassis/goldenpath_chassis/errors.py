@@ -109,7 +109,11 @@ def _validation_detail(exc: RequestValidationError) -> tuple[int, str, list[dict
         location = ".".join(str(part) for part in parts[1:] if parts and parts[0] == "body")
         if parts and parts[0] != "body":
             location = f"{parts[0]} {'.'.join(str(part) for part in parts[1:])}".strip()
-        item: dict[str, Any] = {"field": location or "body", "message": error.get("msg", "")}
+        # Messages can quote the input (custom validators do): redact them like values.
+        item: dict[str, Any] = {
+            "field": location or "body",
+            "message": REDACT(str(error.get("msg", ""))),
+        }
         if error.get("type") not in ("missing", "extra_forbidden") and "input" in error:
             item["value"] = _shown(error["input"])
         errors.append(item)

@@ -1,7 +1,7 @@
 """Command-line pieces every service has: `serve` and `release status|promote|rollback|...`.
 
-Release commands change the same state file and audit log the running service reads, so the
-service follows them without a restart.
+Release commands change the shared state in the service's database (or call a running
+service's admin API with `--url`), so every replica follows them without a restart.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import click
 import httpx
 import uvicorn
 
+from .app import open_releases
 from .config import PlatformSettings
 from .errors import ServiceError
 from .releases import ReleaseManager
@@ -82,6 +83,9 @@ class AdminClient:
     def audit_log(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "/admin/releases/audit"))
 
+    def verify(self) -> dict[str, Any]:
+        return dict(self._call("GET", "/admin/releases/audit/verify"))
+
 
 Manager = ReleaseManager | AdminClient
 
@@ -95,7 +99,8 @@ def release_group(settings_factory: Callable[[], PlatformSettings]) -> click.Gro
         envvar="SERVICE_URL",
         default=None,
         help="A running service's base URL: change it through its admin API (ADMIN_TOKEN). "
-        "Without it, the state file under DATA_DIR is changed directly.",
+        "Without it, the service's database (DATABASE_URL, or the embedded one under "
+        "DATA_DIR) is changed directly; every replica follows within a second.",
     )
     @click.pass_context
     def release(ctx: click.Context, url: str | None) -> None:
@@ -106,9 +111,10 @@ def release_group(settings_factory: Callable[[], PlatformSettings]) -> click.Gro
             timeout = settings.outbound_timeout_seconds
             ctx.obj = AdminClient(url, token, actor, timeout)
         else:
-            ctx.obj = ReleaseManager(
-                settings.releases_path, settings.data_dir, settings.kill_switch
-            )
+            try:
+                ctx.obj = ctx.with_resource(open_releases(settings))
+            except ServiceError as exc:
+                raise click.ClickException(exc.detail) from None
 
     def run(action: Callable[[], None], manager: Manager) -> None:
         try:
@@ -129,6 +135,18 @@ def release_group(settings_factory: Callable[[], PlatformSettings]) -> click.Gro
         """Print the audit log: who changed what, when, why, from and to."""
         for entry in manager.audit_log():
             click.echo(json.dumps(entry, sort_keys=True))
+
+    @release.command("verify")
+    @click.pass_obj
+    def verify(manager: Manager) -> None:
+        """Check the audit's hash chain; exit 1 naming the first entry that breaks it."""
+        result = manager.verify() if isinstance(manager, AdminClient) else (
+            manager.verify_audit().as_dict())  # fmt: skip
+        click.echo(json.dumps(result, indent=2))
+        if not result["ok"]:
+            raise click.ClickException(
+                f"audit chain broken at entry {result['broken_at']}: {result['problem']}"
+            )
 
     @release.command("promote")
     @click.option("--release", "release_id", default=None, help="Default: the canary.")

@@ -14,24 +14,53 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from opentelemetry import trace
 
+from .cache import SharedEpochs
+from .errors import Unavailable
 from .logs import RELEASE_ID
 from .metrics import ServiceMetrics
-from .releases import Release, ReleaseManager
+from .releases import Manifest, Release, ReleaseManager
 from .secrets import SecretStore
 from .security import Authenticator, Caller, RateLimiter, bearer_matches, deny_admin
+from .state import SharedState
 
 
 @dataclass
 class Platform:
-    """Everything the chassis provides, built once per app and shared by all requests."""
+    """Everything the chassis provides, built once per app and shared by all requests.
 
-    settings: object
+    Extension points for the service: `readiness` (name -> check), `metrics.counter/gauge/
+    histogram` (domain metrics), routers that depend on `AdminDep` (admin actions), and
+    `RequestContext.fallback` (what to serve under the kill switch).
+    """
+
+    settings: Any  # the service's settings (a PlatformSettings subclass)
     metrics: ServiceMetrics
-    releases: ReleaseManager
+    manifest: Manifest
     authenticator: Authenticator
     limiter: RateLimiter
     secrets: SecretStore
     readiness: dict[str, Callable[[], Any]] = field(default_factory=dict)
+    database_url: str | None = None  # set while the app runs (lifespan)
+    shared: SharedState | None = None
+    _releases: ReleaseManager | None = None
+
+    @property
+    def releases(self) -> ReleaseManager:
+        if self._releases is None:
+            raise Unavailable("the service is not started: its shared state is not open")
+        return self._releases
+
+    @property
+    def epochs(self) -> SharedEpochs:
+        if self.shared is None:
+            raise Unavailable("the service is not started: its shared state is not open")
+        return SharedEpochs(self.shared)
+
+    def attach(self, url: str, shared: SharedState, releases: ReleaseManager) -> None:
+        self.database_url, self.shared, self._releases = url, shared, releases
+
+    def detach(self) -> None:
+        self.database_url, self.shared, self._releases = None, None, None
 
 
 @dataclass(frozen=True)
@@ -42,6 +71,12 @@ class RequestContext:
     release: Release
     track: str
     kill_switch: bool
+    safe_fallback: str = ""
+
+    @property
+    def fallback(self) -> str | None:
+        """The safe answer to serve instead of the model path while the kill switch is on."""
+        return self.safe_fallback if self.kill_switch else None
 
 
 async def get_platform(request: Request) -> Platform:  # async: no threadpool hop
@@ -70,7 +105,9 @@ async def request_context(
         span.set_attribute("service.release", routed.release.id)
         span.set_attribute("service.release.track", routed.track)
     platform.metrics.requests_by_release.labels(routed.release.id, routed.track).inc()
-    return RequestContext(caller, routed.release, routed.track, routed.kill_switch)
+    return RequestContext(
+        caller, routed.release, routed.track, routed.kill_switch, platform.manifest.safe_fallback
+    )
 
 
 RequestContextDep = Annotated[RequestContext, Depends(request_context)]
