@@ -20,15 +20,18 @@ demo: $(STAMP)
 	$(PY) -m goldenpath.demo
 
 test: $(STAMP)
-	$(PY) -m ruff check src tests bench infra
+	$(PY) -m ruff check src tests bench infra chassis
+	$(PY) -m ruff format --check chassis
+	$(PY) -m mypy chassis/goldenpath_chassis
 	$(PY) -m pytest
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow and not integration"
 
 lint: $(STAMP)
-	$(PY) -m ruff check src tests bench infra
-	$(PY) -m ruff format --check src tests bench infra
+	$(PY) -m ruff check src tests bench infra chassis
+	$(PY) -m ruff format --check src tests bench infra chassis
+	$(PY) -m mypy chassis/goldenpath_chassis
 
 bench: $(STAMP)
 	$(PY) -m bench --check

@@ -68,6 +68,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    logging.getLogger("pgserver").setLevel(logging.WARNING)  # every start and stop at INFO
 
 
 def log_model_io(logger: logging.Logger, enabled: bool, **fields: Any) -> None:

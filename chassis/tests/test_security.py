@@ -19,12 +19,11 @@ import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
-
-from {{ cookiecutter.package_name }}.platform import security
-from {{ cookiecutter.package_name }}.platform.app import create_platform_app
-from {{ cookiecutter.package_name }}.platform.context import RequestContextDep
-from {{ cookiecutter.package_name }}.platform.errors import RateLimited
-from {{ cookiecutter.package_name }}.platform.security import RateLimiter, hash_key
+from goldenpath_chassis import security
+from goldenpath_chassis.app import create_platform_app
+from goldenpath_chassis.context import RequestContextDep
+from goldenpath_chassis.errors import RateLimited
+from goldenpath_chassis.security import RateLimiter, hash_key
 
 probe = APIRouter()
 
@@ -92,7 +91,7 @@ def jwks_server():
     document = json.dumps({"keys": [{**public, "kid": "test-key", "alg": "RS256", "use": "sig"}]})
 
     class Jwks(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.end_headers()

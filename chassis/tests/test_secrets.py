@@ -14,16 +14,15 @@ from typing import Any
 import boto3
 import pytest
 from fastapi.testclient import TestClient
+from goldenpath_chassis.errors import Unavailable
+from goldenpath_chassis.redaction import REDACT
+from goldenpath_chassis.secrets import SecretRejected, SecretStore
+from minimal_service import create_app
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 from pydantic import SecretStr, ValidationError
 
-from {{ cookiecutter.package_name }}.main import create_app
-from {{ cookiecutter.package_name }}.platform.errors import Unavailable
-from {{ cookiecutter.package_name }}.platform.redaction import REDACT
-from {{ cookiecutter.package_name }}.platform.secrets import SecretRejected, SecretStore
-
-SECRET_ID = "goldenpath/test/{{ cookiecutter.owner_team }}/{{ cookiecutter.project_slug }}"
+SECRET_ID = "goldenpath/test/ml-platform/minimal-service"
 
 
 @pytest.fixture
@@ -160,7 +159,7 @@ def test_service_reads_and_rotates_secrets_over_real_http(aws_env, settings, dom
                 "aws_endpoint_url": endpoint,
                 "secrets_ttl_seconds": 0.5,
                 "auth_mode": "api-key",
-            }  # fmt: skip
+            }
         )
         with TestClient(create_app(configured)) as service:
             ok = service.request(**domain_call, headers={"X-API-Key": "aws-api-key-one"})
@@ -214,7 +213,7 @@ def test_a_secret_never_leaves_in_logs_bodies_reprs_or_metrics(capsys, settings,
             "api_key": SecretStr(secret),
             "admin_token": SecretStr(secret + "-admin"),
             "auth_mode": "api-key",
-        }  # fmt: skip
+        }
     )
     seen: list[str] = [repr(configured), str(configured), configured.model_dump_json()]
     oversized = configured.max_body_bytes
@@ -230,10 +229,10 @@ def test_a_secret_never_leaves_in_logs_bodies_reprs_or_metrics(capsys, settings,
                 domain_call["url"],
                 headers=good,
                 content=b'{"broken": ' + secret.encode(),
-            ),  # fmt: skip
+            ),
             client.request(
                 domain_call["method"], domain_call["url"], headers=good, json={"unexpected": secret}
-            ),  # fmt: skip
+            ),
             client.post(domain_call["url"], headers=good, content=b"x" * 2 * oversized),
             client.get("/admin/releases", headers={"Authorization": f"Bearer {secret}"}),
             client.get("/admin/releases", headers=admin),
@@ -241,7 +240,7 @@ def test_a_secret_never_leaves_in_logs_bodies_reprs_or_metrics(capsys, settings,
                 "/admin/releases/promote",
                 headers=admin,
                 json={"release": secret, "reason": f"token={secret}"},
-            ),  # fmt: skip
+            ),
             client.get(f"/nowhere/{secret}", headers=good),
             client.get("/metrics"),
             client.get("/readyz"),

@@ -1,1 +1,0 @@
-{% include "service_tests/test_platform_observability.py" %}
