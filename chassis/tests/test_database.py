@@ -7,9 +7,9 @@ import json
 
 import psutil
 import pytest
-from conftest import server_dir
 from fleet import ServiceProcess
 from goldenpath_chassis.database import HANDLE_PIDS, clear_stale_handles
+from goldenpath_chassis.testing import world_readable_dir
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +23,7 @@ def postgres_processes(pgdata) -> list[psutil.Process]:
 
 
 def test_after_a_sigkill_the_next_start_and_stop_leave_no_postgres(tmp_path) -> None:
-    data_dir = server_dir()
+    data_dir = world_readable_dir("sigkill-")
     pgdata = data_dir / "postgres"
     env = {"DATA_DIR": str(data_dir)}  # no DATABASE_URL: the embedded server
     first = ServiceProcess(env, tmp_path / "first.log")

@@ -1,9 +1,9 @@
 {%- if cookiecutter.checkpointer == "postgres" -%}
 """Where agent state lives: LangGraph checkpoints and the audit log in PostgreSQL.
 
-With DATABASE_URL unset the service starts an embedded PostgreSQL (the pgserver wheel) under
-data_dir, on a Unix socket only; in production DATABASE_URL points at Aurora. Either way the
-same `PostgresSaver` and tables are used, so a paused run resumes on any replica.
+The database is the service's own (the chassis opens it: DATABASE_URL, Aurora in production,
+or the embedded pgserver under data_dir locally). Either way the same `PostgresSaver` and
+tables are used, so a paused run resumes on any replica.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import logging
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.postgres import PostgresSaver
@@ -39,26 +38,9 @@ class Checkpoints:
 
 
 @contextmanager
-def embedded_postgres(pgdata: Path) -> Iterator[str]:
-    """Start (or join) a local PostgreSQL in `pgdata`; stop it when the last user leaves."""
-    import pgserver  # only needed without DATABASE_URL
-
-    pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(pgdata, cleanup_mode="stop")
-    log.info("embedded postgres started", extra={"pgdata": str(pgdata)})
-    try:
-        yield server.get_uri()
-    finally:
-        server.cleanup()
-
-
-@contextmanager
-def open_checkpoints(settings: Settings) -> Iterator[Checkpoints]:
+def open_checkpoints(settings: Settings, url: str) -> Iterator[Checkpoints]:
+    """Checkpoints in the service's database (the chassis opened it: `url`)."""
     with ExitStack() as stack:
-        if settings.database_url is not None:
-            url = settings.database_url.get_secret_value()
-        else:
-            url = stack.enter_context(embedded_postgres(settings.data_dir / "postgres"))
         pool = ConnectionPool(
             url,
             min_size=1,
@@ -116,7 +98,8 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 @contextmanager
-def open_checkpoints(settings: Settings) -> Iterator[Checkpoints]:
+def open_checkpoints(settings: Settings, url: str) -> Iterator[Checkpoints]:
+    """Checkpoints in one SQLite file; `url` (the shared state's database) is not used."""
     path = settings.checkpoint_path
     path.parent.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:

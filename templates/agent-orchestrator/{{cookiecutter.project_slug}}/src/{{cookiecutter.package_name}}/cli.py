@@ -8,6 +8,7 @@ from collections.abc import Callable
 import click
 from pydantic import ValidationError
 
+from .platform.app import open_releases
 from .platform.cli import release_group, serve_command
 from .platform.errors import ServiceError
 from .platform.logs import configure_logging
@@ -31,11 +32,10 @@ def _with_agent(action: Callable[[AgentService, ReleaseManager, str], RunResult]
     """Open the service as the API does (same data_dir, same release routing), act, print JSON."""
     settings = Settings()
     configure_logging(settings.service_name, "WARNING")
-    releases = ReleaseManager(settings.releases_path, settings.data_dir, settings.kill_switch)
     actor = f"cli:{getpass.getuser()}"
     metrics = ServiceMetrics(settings.service_name, settings.version)
     try:
-        with open_service(settings, releases, metrics) as agent:
+        with open_releases(settings) as releases, open_service(settings, releases, metrics) as agent:
             result = action(agent, releases, actor)
     except ServiceError as exc:
         raise click.ClickException(exc.detail) from None

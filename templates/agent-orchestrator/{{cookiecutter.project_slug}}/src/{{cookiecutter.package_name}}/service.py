@@ -328,7 +328,7 @@ def open_service(
 ) -> Iterator[AgentService]:
     """Open the checkpoint store and the example system, and close them on exit."""
     with ExitStack() as stack:
-        checkpoints = stack.enter_context(open_checkpoints(settings))
+        checkpoints = stack.enter_context(open_checkpoints(settings, releases.shared.url))
         system = open_system(settings.system_path)
         stack.callback(system.close)
         yield AgentService(settings, releases, checkpoints, system, AgentMetrics(metrics))

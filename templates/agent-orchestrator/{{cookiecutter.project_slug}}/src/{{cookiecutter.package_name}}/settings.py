@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field{% if cookiecutter.checkpointer == "postgres" or cookiecutter.llm == "openai-compatible" %}, SecretStr{% endif %}
+from pydantic import Field{% if cookiecutter.llm == "openai-compatible" %}, SecretStr{% endif %}
 
 from .platform.config import PlatformSettings
 
@@ -15,15 +15,9 @@ from .platform.config import PlatformSettings
 class Settings(PlatformSettings):
     service_name: str = "{{ cookiecutter.project_slug }}"
     aws_region: str = "{{ cookiecutter.aws_region }}"
-{%- if cookiecutter.checkpointer == "postgres" %}
-
-    # Checkpoints and the audit log: Aurora PostgreSQL in production. Unset: an embedded
-    # PostgreSQL (the pgserver wheel) under data_dir, listening on a Unix socket only.
-    database_url: SecretStr | None = Field(
-        default=None, description="postgresql://... ; unset: embedded PostgreSQL in data_dir."
-    )
-    database_pool_size: int = Field(default=10, ge=1, le=100)
-{%- endif %}
+    availability_slo: float = {{ cookiecutter.availability_slo }}
+    latency_slo_ms: float = {{ cookiecutter.latency_slo_p95_ms }}
+    # Checkpoints{% if cookiecutter.checkpointer == "postgres" %} and the audit log{% endif %} live in the chassis's DATABASE_URL (see platform/config.py).
 {%- if cookiecutter.llm == "openai-compatible" %}
 
     # The planner model: any OpenAI-compatible chat completions endpoint (vLLM on the cluster).

@@ -1,4 +1,5 @@
-"""The agent's metrics: the chassis's agent and GenAI families, fed with this service's words.
+"""The agent's metrics: its own families, registered on the chassis's registry, and the
+chassis's GenAI families, fed with this service's words.
 
 Tool calls are counted by outcome (ok, error, rejected, refused) and runs by final status
 (completed, awaiting_approval, max_steps, interrupted, fallback, failed), so a dashboard shows
@@ -15,18 +16,34 @@ from .platform.metrics import ServiceMetrics
 class AgentMetrics:
     def __init__(self, metrics: ServiceMetrics) -> None:
         self.platform = metrics
+        self.tool_calls = metrics.counter(
+            "agent_tool_calls_total",
+            "Tool calls made by agents, by tool and outcome (ok, error, rejected, refused).",
+            ["tool", "outcome"],
+        )
+        self.agent_runs = metrics.counter(
+            "agent_runs_total", "Agent runs finished, by final status.", ["status"]
+        )
+        self.pending_approvals = metrics.gauge(
+            "agent_pending_approvals", "Runs waiting for a human to approve a risky tool call."
+        )
+        self.agent_steps = metrics.histogram(
+            "agent_run_steps",
+            "Planner steps taken by one agent run.",
+            buckets=(1, 2, 3, 5, 8, 13, 21, 34),
+        )
 
     def tool_call(self, tool: str, outcome: str) -> None:
-        self.platform.tool_calls.labels(tool, outcome).inc()
+        self.tool_calls.labels(tool, outcome).inc()
 
     def run_finished(self, status: str, steps: int) -> None:
-        self.platform.agent_runs.labels(status).inc()
+        self.agent_runs.labels(status).inc()
         if status != "fallback":
-            self.platform.agent_steps.observe(steps)
+            self.agent_steps.observe(steps)
 
     def fallback(self) -> None:
         self.run_finished("fallback", 0)
-        self.platform.fallbacks.labels("kill_switch").inc()
+        self.platform.record_fallback("kill_switch")
 
     def model_call(
         self, model: str, release: str, seconds: float, input_tokens: int, output_tokens: int
@@ -36,10 +53,10 @@ class AgentMetrics:
         )
 
     def model_failed(self, model: str, error: str) -> None:
-        self.platform.model_errors.labels("chat", model, error).inc()
+        self.platform.record_model_error("chat", model, error)
 
     def track_pending_approvals(self, count: Callable[[], int]) -> None:
         """Read the count from the audit log at each scrape: right across restarts and replicas."""
-        gauge = self.platform.queue_depth
+        gauge = self.pending_approvals
         gauge.set(count())
         self.platform.on_scrape(lambda: gauge.set(count()))
