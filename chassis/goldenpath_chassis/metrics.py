@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Response
@@ -45,6 +45,14 @@ NOT_ROUTED = "none"  # release label of requests that were not routed to a relea
 UNTRACKED_PATHS = frozenset({"/metrics", "/healthz", "/readyz"})
 
 log = logging.getLogger("service.requests")
+
+
+def estimate_cost_usd(config: Mapping[str, Any], input_tokens: int, output_tokens: int) -> float:
+    """Estimated cost of one call from a release's prices (`usd_per_1k_input_tokens`,
+    `usd_per_1k_output_tokens` in its config; absent: a self-hosted model, cost 0)."""
+    per_input = float(config.get("usd_per_1k_input_tokens", 0.0))
+    per_output = float(config.get("usd_per_1k_output_tokens", 0.0))
+    return (input_tokens * per_input + output_tokens * per_output) / 1000
 
 
 class ServiceMetrics:
@@ -102,6 +110,7 @@ class ServiceMetrics:
             "Answers served by the safe fallback instead of the model path.",
             ["reason"],
         )
+        self.fallbacks.labels("kill_switch")  # starts at zero: see record_model_call
 
         # GenAI: every template calls models (generation, embeddings, planning).
         self.tokens = self.counter(
@@ -156,14 +165,17 @@ class ServiceMetrics:
         output_tokens: int = 0,
         cost_usd: float = 0.0,
     ) -> None:
-        """Record one model call: duration, tokens both ways and estimated cost."""
+        """Record one model call: duration, tokens both ways and estimated cost.
+
+        Every series is touched even when it adds zero, and the model's error series starts
+        at zero (error="none"): a rate over a series that never got a sample is empty, so a
+        dashboard panel would show nothing and an error-ratio alert could never fire.
+        """
         self.model_latency.labels(operation, model).observe(seconds)
-        if input_tokens:
-            self.tokens.labels(model, "input", release).inc(input_tokens)
-        if output_tokens:
-            self.tokens.labels(model, "output", release).inc(output_tokens)
-        if cost_usd:
-            self.cost.labels(model, release).inc(cost_usd)
+        self.tokens.labels(model, "input", release).inc(input_tokens)
+        self.tokens.labels(model, "output", release).inc(output_tokens)
+        self.cost.labels(model, release).inc(cost_usd)
+        self.model_errors.labels(operation, model, "none")
 
     def record_model_error(self, operation: str, model: str, error: BaseException | str) -> None:
         """Count one failed model call by the error's type (never its message)."""

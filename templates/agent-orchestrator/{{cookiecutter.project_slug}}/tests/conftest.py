@@ -1,7 +1,6 @@
 """Shared fixtures: the chassis's contract (settings, app, client, auth_headers, admin_headers,
-domain_call) and the agent's own: example tasks, the example system
-{%- if cookiecutter.checkpointer == "postgres" %},
-one PostgreSQL per session{% endif %}
+domain_call), one PostgreSQL per session with a database per test (the chassis's plugin), and
+the agent's own: example tasks, the example system
 {%- if cookiecutter.llm != "scripted" %},
 a local {{ "OpenAI-compatible" if cookiecutter.llm == "openai-compatible" else "Bedrock Converse" }} model server on 127.0.0.1{% endif %}."""
 
@@ -24,7 +23,8 @@ import pytest
 from {{ cookiecutter.package_name }}.agent.systems import open_system
 from {{ cookiecutter.package_name }}.settings import Settings
 
-pytest_plugins = ["platform_fixtures"]  # app, client, auth_headers, admin_headers
+# app, client, auth_headers, admin_headers; a session PostgreSQL and a database per test
+pytest_plugins = ["platform_fixtures", "{{ cookiecutter.package_name }}.platform.testing"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -230,20 +230,6 @@ def _aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
 {%- endif %}
-{%- if cookiecutter.checkpointer == "postgres" %}
-
-
-@pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One real PostgreSQL (pgserver, Unix socket only) for the whole session."""
-    import pgserver
-
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
-    try:
-        yield server.get_uri()
-    finally:
-        server.cleanup()
-{%- endif %}
 
 
 @pytest.fixture
@@ -260,9 +246,7 @@ def risky_done() -> Callable[[Any], bool]:
 @pytest.fixture
 def settings(
     tmp_path: Path,
-{%- if cookiecutter.checkpointer == "postgres" %}
-    postgres_url: str,
-{%- endif %}
+    database_url: str,
 {%- if cookiecutter.llm != "scripted" %}
     model_server: ModelServer,
 {%- endif %}
@@ -272,10 +256,8 @@ def settings(
         data_dir=tmp_path,
         releases_path=ROOT / "releases.yaml",
         model_max_retries=0,
-{%- if cookiecutter.checkpointer == "postgres" %}
-        database_url=postgres_url,
+        database_url=database_url,
         database_pool_size=4,
-{%- endif %}
 {%- if cookiecutter.llm == "openai-compatible" %}
         openai_base_url=f"{model_server.url}/v1",
 {%- elif cookiecutter.llm == "bedrock" %}

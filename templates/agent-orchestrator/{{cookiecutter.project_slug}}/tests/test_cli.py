@@ -17,9 +17,7 @@ def env(settings) -> dict[str, str]:
         "RELEASES_PATH": str(settings.releases_path),
         "MODEL_MAX_RETRIES": "0",
     }
-{%- if cookiecutter.checkpointer == "postgres" %}
     values["DATABASE_URL"] = settings.database_url.get_secret_value()
-{%- endif %}
 {%- if cookiecutter.llm == "openai-compatible" %}
     values["OPENAI_BASE_URL"] = settings.openai_base_url
 {%- elif cookiecutter.llm == "bedrock" %}

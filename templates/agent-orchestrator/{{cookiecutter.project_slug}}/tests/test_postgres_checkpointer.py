@@ -12,10 +12,10 @@ from {{ cookiecutter.package_name }}.main import create_app
 pytestmark = pytest.mark.integration
 
 
-def test_checkpoints_and_audit_rows_are_in_postgres(client, auth_headers, examples, postgres_url):
+def test_checkpoints_and_audit_rows_are_in_postgres(client, auth_headers, examples, settings):
     run = client.post("/v1/runs", json={"task": examples.lookup.task}, headers=auth_headers)
     thread_id = run.json()["thread_id"]
-    with psycopg.connect(postgres_url) as conn:
+    with psycopg.connect(settings.database_url.get_secret_value()) as conn:
         checkpoints = conn.execute(
             "SELECT count(*) FROM checkpoints WHERE thread_id = %s", (thread_id,)
         ).fetchone()
@@ -29,7 +29,11 @@ def test_checkpoints_and_audit_rows_are_in_postgres(client, auth_headers, exampl
 def test_without_database_url_an_embedded_postgres_starts_in_data_dir(
     settings, auth_headers, domain_call
 ):
-    local = settings.model_copy(update={"database_url": None})
+    from {{ cookiecutter.package_name }}.platform.testing import world_readable_dir
+
+    local = settings.model_copy(
+        update={"database_url": None, "data_dir": world_readable_dir("agent-data-")}
+    )
     with TestClient(create_app(local)) as client:
         assert client.get("/readyz").json()["checks"]["checkpoints"] == "ok"
         response = client.request(**domain_call, headers=auth_headers)

@@ -21,9 +21,10 @@ from stubs import StubServer, build_stub_app
 
 from {{ cookiecutter.package_name }}.embeddings import ModelThread, model_thread
 from {{ cookiecutter.package_name }}.settings import Settings
-from {{ cookiecutter.package_name }}.store import EmbeddedPostgres
+from {{ cookiecutter.package_name }}.platform.database import EmbeddedPostgres
 
-pytest_plugins = ["platform_fixtures"]  # app, client, admin_headers
+# app, client, admin_headers; the session's PostgreSQL and a fresh database per test
+pytest_plugins = ["platform_fixtures", "{{ cookiecutter.package_name }}.platform.testing"]
 
 ROOT = Path(__file__).resolve().parents[1]
 STUB_DIMENSION = 64
@@ -32,38 +33,21 @@ AUDIENCE, ISSUER = "{{ cookiecutter.project_slug }}", "https://issuer.test"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def server_dir() -> Path:
-    """A scratch folder PostgreSQL can enter: as root, pgserver runs it as its own user,
-    which cannot traverse pytest's private (0700) temporary folders."""
-    folder = Path(tempfile.mkdtemp(prefix="rag-test-pg-"))
-    folder.chmod(0o755)
-    return folder
-
-
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[EmbeddedPostgres]:
-    folder = server_dir()
-    server = EmbeddedPostgres(folder)
-    yield server
-    server.stop()
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture(scope="session")
-def database(postgres: EmbeddedPostgres) -> Any:
+def database(platform_postgres: EmbeddedPostgres) -> Any:
     """`database(name)` -> URL of a database of that name on the session server."""
     created: set[str] = set()
 
     def make(name: str) -> str:
         if name not in created:
-            with psycopg.connect(postgres.url, autocommit=True) as conn:
+            with psycopg.connect(platform_postgres.url, autocommit=True) as conn:
                 exists = conn.execute(
                     "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
                 ).fetchone()
                 if not exists:
                     conn.execute(f'CREATE DATABASE "{name}"')
             created.add(name)
-        return postgres.url.replace("/postgres?", f"/{name}?")
+        return platform_postgres.url.replace("/postgres?", f"/{name}?")
 
     return make
 
@@ -94,16 +78,16 @@ def stub(signing_key: rsa.RSAPrivateKey) -> Iterator[StubServer]:
             os.environ[key] = value
 
 
-def make_settings(database: Any, stub: StubServer, tmp_path: Path, **overrides: Any) -> Settings:
-    """Test settings; `embeddings` decides which database (one per vector size)."""
+def make_settings(database_url: str, stub: StubServer, tmp_path: Path, **overrides: Any) -> Settings:
+    """Test settings on a fresh database (documents, release state and cache epochs alike)."""
     embeddings = overrides.get("embeddings", Settings.model_fields["embeddings"].default)
     dimension = None if embeddings == "local-minilm" else STUB_DIMENSION
     values: dict[str, Any] = {
         "environment": "test",
         "data_dir": tmp_path,
         "releases_path": ROOT / "releases.yaml",
-        "database_url": database(f"rag_{embeddings.replace('-', '_')}"),
-        "db_pool_size": 4,
+        "database_url": database_url,
+        "database_pool_size": 4,
         "embedding_dimension": dimension,
         "openai_base_url": f"{stub.url}/v1",
         "bedrock_endpoint_url": stub.url,
@@ -117,8 +101,8 @@ def make_settings(database: Any, stub: StubServer, tmp_path: Path, **overrides: 
 
 
 @pytest.fixture
-def settings(database: Any, stub: StubServer, tmp_path: Path) -> Settings:
-    return make_settings(database, stub, tmp_path)
+def settings(database_url: str, stub: StubServer, tmp_path: Path) -> Settings:
+    return make_settings(database_url, stub, tmp_path)
 
 
 def bearer(signing_key: rsa.RSAPrivateKey, subject: str = "tester", **claims: Any) -> str:

@@ -11,23 +11,25 @@ from conftest import ROOT, make_settings
 
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.evaluation import run_eval
+from {{ cookiecutter.package_name }}.platform.app import open_shared_state
 from {{ cookiecutter.package_name }}.platform.metrics import ServiceMetrics
-from {{ cookiecutter.package_name }}.platform.releases import ReleaseManager
+from {{ cookiecutter.package_name }}.platform.releases import Manifest
 from {{ cookiecutter.package_name }}.service import open_service
 
 EVAL = ROOT / "eval"
 
 
 @pytest.fixture(scope="module")
-def report(database, stub, tmp_path_factory):
+def report(new_database, stub, tmp_path_factory):
     settings = make_settings(
-        database, stub, tmp_path_factory.mktemp("eval"),
+        new_database(), stub, tmp_path_factory.mktemp("eval"),
         generation_mode="extractive", embeddings="local-minilm",
-        database_url=database("rag_eval"),
     )  # fmt: skip
-    releases = ReleaseManager(settings.releases_path, settings.data_dir)
-    release = releases.releases[releases.state.active]
-    with open_service(settings, ServiceMetrics("eval", "0")) as service:
+    manifest = Manifest.load(settings.releases_path)
+    release = manifest.releases[manifest.baseline.active]
+    with open_shared_state(settings) as (_url, shared), open_service(
+        settings, ServiceMetrics("eval", "0"), shared
+    ) as service:
         return run_eval(service, release, EVAL)
 
 

@@ -103,13 +103,13 @@ def test_redact_pii():
         assert secret not in redacted
 
 
-def test_answers_are_redacted_when_enabled(database, stub, tmp_path, auth_headers, tenant):
+def test_answers_are_redacted_when_enabled(database_url, stub, tmp_path, auth_headers, tenant):
     from conftest import make_settings
     from fastapi.testclient import TestClient
 
     from {{ cookiecutter.package_name }}.main import create_app
 
-    settings = make_settings(database, stub, tmp_path, redact_pii=True)
+    settings = make_settings(database_url, stub, tmp_path, redact_pii=True)
     with TestClient(create_app(settings)) as client:
         ingest(
             client,

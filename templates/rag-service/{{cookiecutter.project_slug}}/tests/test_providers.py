@@ -17,10 +17,10 @@ MODES = [
 
 @pytest.mark.parametrize(("mode", "module", "prefix"), MODES)
 def test_generation_and_embeddings_through_the_endpoint(
-    mode, module, prefix, database, stub, tmp_path, auth_headers, tenant
+    mode, module, prefix, database_url, stub, tmp_path, auth_headers, tenant
 ):
     pytest.importorskip(module)
-    settings = make_settings(database, stub, tmp_path, generation_mode=mode, embeddings=mode)
+    settings = make_settings(database_url, stub, tmp_path, generation_mode=mode, embeddings=mode)
     stub.app.state.calls.clear()
     with TestClient(create_app(settings)) as client:
         ingest(client, auth_headers, tenant, **{"handbook.md": HANDBOOK})
@@ -38,9 +38,9 @@ def test_generation_and_embeddings_through_the_endpoint(
     assert ("openai-embeddings" if mode == "openai-compatible" else "bedrock-invoke") in calls
 
 
-def test_endpoint_failure_is_a_502(database, stub, tmp_path, auth_headers, tenant):
+def test_endpoint_failure_is_a_502(database_url, stub, tmp_path, auth_headers, tenant):
     pytest.importorskip("langchain_openai")
-    settings = make_settings(database, stub, tmp_path, generation_mode="openai-compatible",
+    settings = make_settings(database_url, stub, tmp_path, generation_mode="openai-compatible",
                              embeddings="openai-compatible")  # fmt: skip
     with TestClient(create_app(settings)) as client:
         ingest(client, auth_headers, tenant, **{"handbook.md": HANDBOOK})

@@ -7,12 +7,13 @@ import shutil
 
 import psycopg
 import pytest
-from conftest import HANDBOOK, ingest, make_settings, server_dir
+from conftest import HANDBOOK, ingest, make_settings
 from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.migrations import load_migrations
 from {{ cookiecutter.package_name }}.platform.errors import Unavailable
+from {{ cookiecutter.package_name }}.platform.testing import world_readable_dir
 from {{ cookiecutter.package_name }}.store import Store
 
 
@@ -35,9 +36,9 @@ def test_a_different_embedding_size_is_refused(database):
         Store(url, 32).migrate()
 
 
-def test_embedded_postgres_starts_under_data_dir(database, stub, auth_headers):
-    data_dir = server_dir()
-    settings = make_settings(database, stub, data_dir, database_url=None)
+def test_embedded_postgres_starts_under_data_dir(stub, auth_headers):
+    data_dir = world_readable_dir("rag-data-")
+    settings = make_settings(None, stub, data_dir)
     with TestClient(create_app(settings)) as client:
         assert client.get("/readyz").json()["checks"]["database"] == "ok"
         ingest(client, auth_headers, "local", **{"handbook.md": HANDBOOK})

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from .platform.app import open_shared_state
 from .platform.cli import release_group, serve_command
 from .platform.errors import ServiceError
 from .platform.metrics import ServiceMetrics
@@ -49,7 +50,10 @@ def ingest(location: str, tenant: str) -> None:
     if not location.startswith("s3://") and path.exists():
         total = 1 if path.is_file() else sum(1 for p in path.rglob("*") if p.is_file())
     try:
-        with open_service(settings, ServiceMetrics(settings.service_name, settings.version)) as rag:
+        metrics = ServiceMetrics(settings.service_name, settings.version)
+        with open_shared_state(settings) as (_url, shared), open_service(
+            settings, metrics, shared
+        ) as rag:
             found = iter_location(
                 location, settings.max_document_bytes, settings.aws_region,
                 settings.aws_endpoint_url,

@@ -8,6 +8,7 @@ import functools
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from .platform.errors import Unavailable, UpstreamError
+from .platform.logs import RELEASE_ID
+from .platform.metrics import ServiceMetrics
 from .settings import Settings
 
 
@@ -252,3 +255,47 @@ def _require(module: str, package: str) -> Any:
         return importlib.import_module(module)
     except ImportError:
         raise Unavailable(f"this mode needs the {package} package: pip install {package}") from None
+
+
+class MeteredEmbedder:
+    """Any embedder, with each call counted where it happens: duration, errors by type and
+    (zero-priced unless the release says otherwise) cost, under the caller's release."""
+
+    def __init__(self, inner: Embedder, metrics: ServiceMetrics) -> None:
+        self.inner, self.metrics = inner, metrics
+        self.model, self.dimension = inner.model, inner.dimension
+
+    def _done(self, started: float) -> None:
+        self.metrics.record_model_call(
+            "embeddings", self.model, RELEASE_ID.get(), time.perf_counter() - started
+        )
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        started = time.perf_counter()
+        try:
+            vectors = self.inner.embed_documents(texts)
+        except Exception as exc:
+            self.metrics.record_model_error("embeddings", self.model, exc)
+            raise
+        self._done(started)
+        return vectors
+
+    def embed_query(self, text: str) -> np.ndarray:
+        started = time.perf_counter()
+        try:
+            vector = self.inner.embed_query(text)
+        except Exception as exc:
+            self.metrics.record_model_error("embeddings", self.model, exc)
+            raise
+        self._done(started)
+        return vector
+
+    async def aembed_query(self, text: str) -> np.ndarray:
+        started = time.perf_counter()
+        try:
+            vector = await self.inner.aembed_query(text)
+        except Exception as exc:
+            self.metrics.record_model_error("embeddings", self.model, exc)
+            raise
+        self._done(started)
+        return vector

@@ -16,7 +16,8 @@ from .generation import sentences, terms
 from .ingest import iter_location
 from .platform.errors import BadRequest
 from .platform.metrics import ServiceMetrics
-from .platform.releases import Release, ReleaseManager
+from .platform.app import open_shared_state
+from .platform.releases import Manifest, Release
 from .retrieval import RetrievalRequest
 from .service import Question, RagService, open_service
 from .settings import Settings
@@ -37,10 +38,13 @@ def run_offline_eval(
         if not configured:
             update.update(generation_mode="extractive", embeddings="local-minilm")
         local = settings.model_copy(update=update)
-        releases = ReleaseManager(settings.releases_path, local.data_dir)
-        release = releases.releases[releases.state.active]
+        Path(scratch).chmod(0o755)  # run as root, pgserver's own user must enter it
+        manifest = Manifest.load(settings.releases_path)
+        release = manifest.releases[manifest.baseline.active]
         metrics = ServiceMetrics(settings.service_name, settings.version)
-        with open_service(local, metrics) as service:
+        with open_shared_state(local) as (_url, shared), open_service(
+            local, metrics, shared
+        ) as service:
             return run_eval(service, release, eval_dir)
 
 

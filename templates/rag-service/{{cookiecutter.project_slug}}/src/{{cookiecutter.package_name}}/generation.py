@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from .embeddings import _require, bedrock_runtime_client
 from .platform.errors import UpstreamError
-from .platform.metrics import ServiceMetrics
+from .platform.metrics import ServiceMetrics, estimate_cost_usd
 from .platform.releases import Release
 from .platform.tracing import genai_span, record_usage
 from .settings import Settings
@@ -219,9 +219,19 @@ class ChatGenerator:
             input_tokens=int(usage.get("input_tokens", 0)),
             output_tokens=int(usage.get("output_tokens", 0)),
         )  # fmt: skip
-        self.metrics.tokens.labels(release.model, "input", release.id).inc(answer.input_tokens)
-        self.metrics.tokens.labels(release.model, "output", release.id).inc(answer.output_tokens)
         return answer
+
+    def _record(self, release: Release, answer: Answer, started: float) -> None:
+        """Duration, tokens both ways and estimated cost (prices from the release config)."""
+        self.metrics.record_model_call(
+            "chat", release.model, release.id, time.perf_counter() - started,
+            answer.input_tokens, answer.output_tokens,
+            estimate_cost_usd(release.config, answer.input_tokens, answer.output_tokens),
+        )  # fmt: skip
+
+    def _failed(self, release: Release, exc: Exception) -> UpstreamError:
+        self.metrics.record_model_error("chat", release.model, exc)
+        return UpstreamError(f"{self.mode} model {release.model} failed: {exc}")
 
     def generate(self, question: str, hits: list[Hit], release: Release) -> Answer:
         started = time.perf_counter()
@@ -229,15 +239,14 @@ class ChatGenerator:
             try:
                 message = self._model(release.model).invoke(self._messages(question, hits, release))
             except Exception as exc:  # provider errors vary; one typed error leaves here
-                raise UpstreamError(f"{self.mode} model {release.model} failed: {exc}") from exc
+                raise self._failed(release, exc) from exc
             answer = self._answer(_text_of(message), hits, release, message.usage_metadata)
             record_usage(span, answer.input_tokens, answer.output_tokens)
-        self.metrics.model_latency.labels("chat", release.model).observe(
-            time.perf_counter() - started
-        )
+        self._record(release, answer, started)
         return answer
 
     def stream(self, question: str, hits: list[Hit], release: Release) -> Iterator[str | Answer]:
+        started = time.perf_counter()
         parts: list[str] = []
         usage: dict[str, int] = {}
         with genai_span("chat", release.model, **{"gen_ai.system": self.mode}) as span:
@@ -253,9 +262,10 @@ class ChatGenerator:
                         parts.append(piece)
                         yield piece
             except Exception as exc:
-                raise UpstreamError(f"{self.mode} model {release.model} failed: {exc}") from exc
+                raise self._failed(release, exc) from exc
             answer = self._answer("".join(parts), hits, release, usage)
             record_usage(span, answer.input_tokens, answer.output_tokens)
+        self._record(release, answer, started)
         yield answer
 
 

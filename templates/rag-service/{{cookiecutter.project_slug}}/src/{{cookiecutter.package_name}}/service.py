@@ -19,18 +19,20 @@ from fastapi import FastAPI
 
 from .cache import AnswerCache
 from .chunking import Chunk, Chunker
-from .embeddings import Embedder, build_embedder
+from .embeddings import Embedder, MeteredEmbedder, build_embedder
 from .generation import Answer, Generator, build_generator
-from .platform.guardrails import redact_pii, screen, screening
+from .platform.guardrails import PATTERNS, redact_pii, screen, screening
 from .ingest import IngestReport, ParsedDocument, RawDocument, SkipDocument, parse
+from .platform.cache import EpochCache, SharedEpochs
 from .platform.context import Platform
 from .platform.errors import BadRequest, Forbidden, Unprocessable
 from .platform.metrics import ServiceMetrics
 from .platform.releases import Release
 from .platform.security import Caller
+from .platform.state import SharedState
 from .retrieval import RetrievalRequest, Retrieved, Retriever
 from .settings import Settings
-from .store import DocumentWrite, EmbeddedPostgres, Hit, Store
+from .store import DocumentWrite, Hit, Store
 
 log = logging.getLogger(__name__)
 DEFAULT_REFUSAL = "I don't know: none of the documents available to you answers that question."
@@ -76,12 +78,14 @@ class RagService:
         embedder: Embedder,
         generator: Generator,
         metrics: ServiceMetrics,
+        cache: AnswerCache,
     ) -> None:
         self.settings, self.store, self.embedder, self.generator = (
             settings, store, embedder, generator
         )  # fmt: skip
         self.chunker = Chunker(settings.chunk_size, settings.chunk_overlap)
-        self.cache = AnswerCache(settings.cache_entries)
+        self.cache = cache
+        self.metrics = metrics
         self.documents_total = metrics.counter(
             "rag_documents_total", "Documents seen by ingestion, by outcome.", ["outcome"]
         )
@@ -100,6 +104,12 @@ class RagService:
         self.retrieval_seconds = metrics.histogram(
             "rag_retrieval_duration_seconds", "Embedding the question and searching the store."
         )
+        # Known label values start at zero, so every dashboard series exists from the start.
+        for category in (*PATTERNS, "encoded_payload"):
+            self.flagged_questions.labels(category)
+            self.flagged_chunks.labels(category)
+        for outcome in ("answered", "refused", "cached", "fallback"):
+            self.answers_total.labels(outcome)
         self.retriever = Retriever(store, embedder, settings.hybrid_search, self.flagged_chunks)
 
     # -- ingestion ---------------------------------------------------------------------------
@@ -330,6 +340,8 @@ class RagService:
     def _refusal(self, release: Release, fallback_text: str | None = None) -> dict[str, Any]:
         fallback = fallback_text is not None
         self.answers_total.labels("fallback" if fallback else "refused").inc()
+        if fallback:
+            self.metrics.record_fallback("kill_switch")
         return {
             "answer": fallback_text if fallback else release.config.get("refusal", DEFAULT_REFUSAL),
             "citations": [],
@@ -397,30 +409,31 @@ def _sse(event: str, data: dict[str, Any]) -> str:
 
 
 @contextmanager
-def open_service(settings: Settings, metrics: ServiceMetrics) -> Iterator[RagService]:
-    """Start what the service needs (embedded PostgreSQL when DATABASE_URL is unset, the
-    store, the models) and stop it again on exit."""
-    embedded = None
-    if settings.database_url is None:
-        embedded = EmbeddedPostgres(settings.data_dir)
-        url = embedded.url
-    else:
-        url = settings.database_url.get_secret_value()
-    embedder = build_embedder(settings)
-    store = Store(url, embedder.dimension, settings.db_pool_size)
+def open_service(
+    settings: Settings, metrics: ServiceMetrics, shared: SharedState
+) -> Iterator[RagService]:
+    """Start what the service needs (the store in the chassis's database, the models) and
+    stop it again on exit. The answer cache's epochs are shared state: every replica drops a
+    tenant's cached answers when any replica ingests or deletes its documents."""
+    embedder = MeteredEmbedder(build_embedder(settings), metrics)
+    store = Store(shared.url, embedder.dimension, settings.database_pool_size)
+    cache = AnswerCache(
+        EpochCache(SharedEpochs(shared), settings.cache_entries, settings.cache_ttl_seconds)
+    )
     try:
         store.open()
-        yield RagService(settings, store, embedder, build_generator(settings, metrics), metrics)
+        yield RagService(
+            settings, store, embedder, build_generator(settings, metrics), metrics, cache
+        )
     finally:
         store.close()
-        if embedded is not None:
-            embedded.stop()
 
 
 def rag_lifespan(settings: Settings) -> Callable[[FastAPI, Platform], Any]:
     @asynccontextmanager
     async def lifespan(app: FastAPI, platform: Platform) -> AsyncIterator[None]:
-        with open_service(settings, platform.metrics) as service:
+        assert platform.shared is not None  # the chassis opened it before this lifespan
+        with open_service(settings, platform.metrics, platform.shared) as service:
             await service.store.aopen()
             try:
                 app.state.rag = service

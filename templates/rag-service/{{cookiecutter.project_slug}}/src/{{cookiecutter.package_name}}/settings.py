@@ -25,12 +25,9 @@ class Settings(PlatformSettings):
 
     service_name: str = "{{ cookiecutter.project_slug }}"
     auth_mode: Literal["api-key", "jwt"] = "{{ cookiecutter.auth }}"
-
-    # Store: Aurora PostgreSQL in production (a secret); unset: embedded PostgreSQL in data_dir.
-    database_url: SecretStr | None = Field(
-        default=None, description="PostgreSQL + pgvector URL. Unset: embedded server in data_dir."
-    )
-    db_pool_size: int = Field(default=8, ge=1, le=64)
+    availability_slo: float = {{ cookiecutter.availability_slo }}
+    latency_slo_ms: float = {{ cookiecutter.latency_slo_p95_ms }}
+    # The store is the chassis's DATABASE_URL (PostgreSQL + pgvector; see platform/config.py).
 
     # Embeddings.
     embeddings: EmbeddingsMode = "{{ cookiecutter.embeddings }}"
@@ -57,9 +54,28 @@ class Settings(PlatformSettings):
     chunk_overlap: int = Field(default=120, ge=0, le=2000)
     top_k_max: int = Field(default=20, ge=1, le=100)
     max_question_chars: int = Field(default=2000, ge=10, le=20000)
-    max_document_bytes: int = Field(default=20_000_000, ge=1024)
+    max_document_bytes: int = Field(
+        default=20_000_000, ge=1024, description="Largest document, before base64 encoding."
+    )
     redact_pii: bool = Field(default=False, description="Redact personal data from answers.")
     cache_entries: int = Field(default=2048, ge=0, description="0 turns the answer cache off.")
+    cache_ttl_seconds: float = Field(
+        default=300.0, gt=0, description="Backstop: no cached answer outlives this."
+    )
+
+    @model_validator(mode="after")
+    def _body_limit_fits_the_largest_document(self) -> Settings:
+        """The request-body limit follows from the document limit (one document, base64 in
+        JSON, plus room for the envelope), so what the API advertises is what it accepts."""
+        needed = -(-self.max_document_bytes * 4 // 3) + 65_536
+        if "max_body_bytes" not in self.model_fields_set:
+            self.max_body_bytes = needed
+        elif self.max_body_bytes < needed:
+            raise ValueError(
+                f"max_body_bytes={self.max_body_bytes} is below what max_document_bytes="
+                f"{self.max_document_bytes} needs in base64 JSON: use at least {needed}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_chunking(self) -> Settings:

@@ -1,4 +1,5 @@
-"""PostgreSQL + pgvector: the one store, embedded locally (pgserver) and Aurora in production.
+"""PostgreSQL + pgvector: the one store, in the chassis's database (embedded pgserver locally,
+Aurora in production).
 
 Every query names the tenant in its WHERE clause: isolation is enforced here, in SQL, on every
 path. Each document is written in one transaction, so a failure leaves no partial chunks.
@@ -10,7 +11,6 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -57,20 +57,6 @@ class DocumentWrite:
     chunks: Sequence[Chunk]
     vectors: np.ndarray
     screenings: Sequence[str | None] | None = None  # injection verdicts, one per chunk
-
-
-class EmbeddedPostgres:
-    """A real PostgreSQL server from the `pgserver` wheel, data under data_dir, Unix socket."""
-
-    def __init__(self, data_dir: Path) -> None:
-        import pgserver
-
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self._server = pgserver.get_server(data_dir / "postgres", cleanup_mode="stop")
-        self.url = self._server.get_uri()
-
-    def stop(self) -> None:
-        self._server.cleanup()
 
 
 class Store:
