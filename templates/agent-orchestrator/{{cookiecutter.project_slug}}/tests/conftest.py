@@ -278,3 +278,29 @@ def system(settings: Settings) -> Iterator[Any]:
     opened = open_system(settings.system_path)
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def exercise(examples: Examples, admin_headers: dict[str, str]) -> Callable[[Any, dict], None]:
+    """The domain calls the monitoring contract runs before it scrapes: a run with a tool
+    call, a risky run{% if cookiecutter.human_approval == "y" %} approved by a human{% endif %}, and a run under the kill switch."""
+
+    def run(client: Any, headers: dict[str, str]) -> None:
+        done = client.post("/v1/runs", json={"task": examples.lookup.task}, headers=headers)
+        assert done.status_code == 200 and done.json()["tool_calls"], done.text
+        risky = client.post("/v1/runs", json={"task": examples.risky.task}, headers=headers)
+        assert risky.status_code == 200, risky.text
+{%- if cookiecutter.human_approval == "y" %}
+        thread_id = risky.json()["thread_id"]
+        decision = {"approved": True, "reason": "contract: approved"}
+        approved = client.post(f"/v1/runs/{thread_id}/approval", json=decision, headers=headers)
+        assert approved.status_code == 200, approved.text
+{%- endif %}
+        change = {"enabled": True, "reason": "contract: fallback path"}
+        client.post("/admin/kill-switch", json=change, headers=admin_headers)
+        held = client.post("/v1/runs", json={"task": examples.lookup.task}, headers=headers)
+        assert held.status_code == 200, held.text
+        change = {"enabled": False, "reason": "contract: back on the model path"}
+        client.post("/admin/kill-switch", json=change, headers=admin_headers)
+
+    return run

@@ -22,7 +22,8 @@ from {{ cookiecutter.package_name }}.predictors import Predictor, shared_predict
 from {{ cookiecutter.package_name }}.ray_runtime import ensure_ray
 from {{ cookiecutter.package_name }}.settings import Settings
 
-pytest_plugins = ["platform_fixtures"]  # app, client, auth_headers, admin_headers
+# app, client, auth_headers, admin_headers; a session PostgreSQL and a database per test
+pytest_plugins = ["platform_fixtures", "{{ cookiecutter.package_name }}.platform.testing"]
 
 ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "dev-api-key"
@@ -55,9 +56,10 @@ def model(active_release: Release) -> Predictor:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(
         environment="test",
+        database_url=database_url,
         data_dir=tmp_path / "state",
         storage_root=tmp_path / "files",
         releases_path=ROOT / "releases.yaml",
@@ -133,3 +135,27 @@ def read_output() -> Callable[[Path, str], list[dict[str, Any]]]:
         return rows
 
     return read
+
+
+@pytest.fixture
+def exercise(
+    job_call: dict[str, Any],
+    wait_for_job: Callable[[str], dict],
+    domain_call: dict[str, Any],
+    admin_headers: dict[str, str],
+) -> Callable[[TestClient, dict[str, str]], None]:
+    """The domain calls the monitoring contract runs before it scrapes: a preview, one whole
+    job, and a preview under the kill switch."""
+
+    def run(client: TestClient, headers: dict[str, str]) -> None:
+        assert client.request(**domain_call, headers=headers).status_code == 200
+        submitted = client.post(job_call["url"], json=job_call["json"], headers=headers)
+        assert submitted.status_code == 202, submitted.text
+        assert wait_for_job(submitted.json()["id"])["status"] == "succeeded"
+        change = {"enabled": True, "reason": "contract: fallback path"}
+        client.post("/admin/kill-switch", json=change, headers=admin_headers)
+        assert client.request(**domain_call, headers=headers).status_code == 200
+        change = {"enabled": False, "reason": "contract: back on the model path"}
+        client.post("/admin/kill-switch", json=change, headers=admin_headers)
+
+    return run

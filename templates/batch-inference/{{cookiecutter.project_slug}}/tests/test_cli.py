@@ -14,6 +14,7 @@ def _env(settings) -> dict[str, str]:
         "DATA_DIR": str(settings.data_dir),
         "STORAGE_ROOT": str(settings.storage_root),
         "RELEASES_PATH": str(settings.releases_path),
+        "DATABASE_URL": settings.database_url.get_secret_value(),
     }
 
 

@@ -11,10 +11,10 @@ import sys
 import click
 
 from .jobs import JobRequest, build_job_service
+from .platform.app import open_releases
 from .platform.cli import release_group, serve_command
 from .platform.errors import ServiceError
 from .platform.metrics import ServiceMetrics
-from .platform.releases import ReleaseManager
 from .settings import Settings
 
 
@@ -34,13 +34,13 @@ main.add_command(release_group(Settings))
 def run(input_path: str, output_path: str, output_format: str | None) -> None:
     """Run one job now: read INPUT (JSONL), write predictions to OUTPUT (must not exist)."""
     settings = Settings()
-    releases = ReleaseManager(settings.releases_path, settings.data_dir, settings.kill_switch)
-    service = build_job_service(
-        settings, releases, ServiceMetrics(settings.service_name, settings.version)
-    )
     try:
-        request = JobRequest(input=input_path, output=output_path, format=output_format)  # type: ignore[arg-type]
-        job = service.run_now(request, caller="cli")
+        with open_releases(settings) as releases:
+            service = build_job_service(
+                settings, releases, ServiceMetrics(settings.service_name, settings.version)
+            )
+            request = JobRequest(input=input_path, output=output_path, format=output_format)  # type: ignore[arg-type]
+            job = service.run_now(request, caller="cli")
     except ServiceError as exc:
         raise click.ClickException(exc.detail) from None
     click.echo(job.model_dump_json(indent=2))

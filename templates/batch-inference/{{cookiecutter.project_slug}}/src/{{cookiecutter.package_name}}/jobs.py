@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .pipeline import JobCancelled, PipelineError, PipelineSpec, run_pipeline
 from .platform.errors import Conflict, NotFound, Unavailable
 from .platform.metrics import ServiceMetrics
+from .telemetry import BatchMetrics
 from .platform.releases import Release, ReleaseManager
 from .predictors import registered, render_inputs, shared_predictor
 from .ray_runtime import actor_gpus, cluster_gpus, ensure_ray, ray_ready
@@ -123,7 +124,7 @@ class JobService:
         metrics: ServiceMetrics,
     ) -> None:
         self.settings, self.storage, self.releases, self.metrics = (
-            settings, storage, releases, metrics,
+            settings, storage, releases, BatchMetrics(metrics),
         )  # fmt: skip
         self.store = JobStore(settings.data_dir / "jobs")
         self._queue: queue.Queue[str] = queue.Queue()

@@ -46,6 +46,7 @@ class Previewer:
         answer = PreviewResponse(release=release.id, model=release.model, track=track)
         if kill_switch:
             fallback = self.releases.safe_fallback
+            self.metrics.record_fallback("kill_switch")
             return answer.model_copy(update={"fallback": True, "detail": fallback})
         name, config = predictor_of(release)
         operation = registered(name).operation
@@ -55,6 +56,7 @@ class Previewer:
                 inputs = render_inputs(release.prompt, request.texts)
                 outputs = shared_predictor(name, config).predict(inputs)
             except Exception as exc:
+                self.metrics.record_model_error(operation, release.model, exc)
                 raise UpstreamError(f"predictor {name!r} failed: {type(exc).__name__}") from exc
         self.metrics.record_model_call(
             operation, release.model, release.id, time.perf_counter() - started

@@ -20,6 +20,9 @@ class Settings(PlatformSettings):
     """Defaults run everything on this machine: a loopback Ray, files under `storage_root`."""
 
     service_name: str = "{{ cookiecutter.project_slug }}"
+    availability_slo: float = {{ cookiecutter.availability_slo }}
+    latency_slo_ms: float = {{ cookiecutter.latency_slo_p95_ms }}
+    # Release routing, the kill switch and the audit live in DATABASE_URL (platform/config.py).
 
     # Where jobs read and write. Local paths in requests are relative to this folder and may
     # not leave it: a caller must never be able to read or overwrite arbitrary server files.
