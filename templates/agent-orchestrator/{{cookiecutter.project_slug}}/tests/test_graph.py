@@ -20,7 +20,7 @@ from {{ cookiecutter.package_name }}.agent.context import Context, PlannerUnavai
 from {{ cookiecutter.package_name }}.agent.graph import build_graph
 from {{ cookiecutter.package_name }}.agent.planner import build_planner
 from {{ cookiecutter.package_name }}.agent.prompts import system_prompt
-from {{ cookiecutter.package_name }}.platform.releases import ReleaseManager
+from {{ cookiecutter.package_name }}.platform.releases import Manifest
 
 
 @pytest.fixture
@@ -32,7 +32,8 @@ def graph() -> Iterator[CompiledStateGraph]:
 
 @pytest.fixture
 def context(settings, system) -> Context:
-    release = ReleaseManager(settings.releases_path, settings.data_dir).route("test").release
+    manifest = Manifest.load(settings.releases_path)  # the graph alone: no shared state needed
+    release = manifest.releases[manifest.baseline.active]
     return Context(
         planner=build_planner(release, settings),
         system=system,

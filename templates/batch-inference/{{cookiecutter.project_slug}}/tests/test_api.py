@@ -147,4 +147,5 @@ def test_kill_switch_refuses_jobs_with_the_safe_fallback(
 def test_readyz_checks_ray_predictor_and_storage(client):
     response = client.get("/readyz")
     assert response.status_code == 200, response.text
-    assert response.json()["checks"] == {"ray": "ok", "predictor": "ok", "storage": "ok"}
+    checks = response.json()["checks"]
+    assert checks == {"database": "ok", "ray": "ok", "predictor": "ok", "storage": "ok"}
