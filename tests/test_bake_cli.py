@@ -26,7 +26,10 @@ def test_bake_fails_on_a_broken_fork(tmp_path: Path) -> None:
     fork = tmp_path / "fork"
     shutil.copytree(KIT_ROOT / "templates", fork / "templates", symlinks=True)
     shutil.copytree(KIT_ROOT / "hooks", fork / "hooks")
-    broken = fork / "templates/_shared/chassis/platform/redaction.py"
+    shutil.copytree(
+        KIT_ROOT / "chassis" / "goldenpath_chassis", fork / "chassis" / "goldenpath_chassis"
+    )
+    broken = fork / "chassis/goldenpath_chassis/redaction.py"
     broken.write_text("import os\n" + broken.read_text())  # an unused import: ruff must fail
     result = CliRunner().invoke(
         main, ["bake", "--kit", str(fork), "--template", "batch-inference", "--no-tests"]

@@ -4,8 +4,6 @@ the model endpoints (and JWKS) on 127.0.0.1. Nothing here reaches beyond this ma
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,8 +18,8 @@ from fastapi.testclient import TestClient
 from stubs import StubServer, build_stub_app
 
 from {{ cookiecutter.package_name }}.embeddings import ModelThread, model_thread
-from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.platform.database import EmbeddedPostgres
+from {{ cookiecutter.package_name }}.settings import Settings
 
 # app, client, admin_headers; the session's PostgreSQL and a fresh database per test
 pytest_plugins = ["platform_fixtures", "{{ cookiecutter.package_name }}.platform.testing"]
@@ -78,7 +76,9 @@ def stub(signing_key: rsa.RSAPrivateKey) -> Iterator[StubServer]:
             os.environ[key] = value
 
 
-def make_settings(database_url: str, stub: StubServer, tmp_path: Path, **overrides: Any) -> Settings:
+def make_settings(
+    database_url: str, stub: StubServer, tmp_path: Path, **overrides: Any
+) -> Settings:
     """Test settings on a fresh database (documents, release state and cache epochs alike)."""
     embeddings = overrides.get("embeddings", Settings.model_fields["embeddings"].default)
     dimension = None if embeddings == "local-minilm" else STUB_DIMENSION

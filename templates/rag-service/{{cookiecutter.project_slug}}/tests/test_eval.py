@@ -27,9 +27,10 @@ def report(new_database, stub, tmp_path_factory):
     )  # fmt: skip
     manifest = Manifest.load(settings.releases_path)
     release = manifest.releases[manifest.baseline.active]
-    with open_shared_state(settings) as (_url, shared), open_service(
-        settings, ServiceMetrics("eval", "0"), shared
-    ) as service:
+    with (
+        open_shared_state(settings) as (_url, shared),
+        open_service(settings, ServiceMetrics("eval", "0"), shared) as service,
+    ):
         return run_eval(service, release, EVAL)
 
 

@@ -35,7 +35,10 @@ def _with_agent(action: Callable[[AgentService, ReleaseManager, str], RunResult]
     actor = f"cli:{getpass.getuser()}"
     metrics = ServiceMetrics(settings.service_name, settings.version)
     try:
-        with open_releases(settings) as releases, open_service(settings, releases, metrics) as agent:
+        with (
+            open_releases(settings) as releases,
+            open_service(settings, releases, metrics) as agent,
+        ):
             result = action(agent, releases, actor)
     except ServiceError as exc:
         raise click.ClickException(exc.detail) from None

@@ -23,12 +23,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from .pipeline import JobCancelled, PipelineError, PipelineSpec, run_pipeline
 from .platform.errors import Conflict, NotFound, Unavailable
 from .platform.metrics import ServiceMetrics
-from .telemetry import BatchMetrics
 from .platform.releases import Release, ReleaseManager
 from .predictors import registered, render_inputs, shared_predictor
 from .ray_runtime import actor_gpus, cluster_gpus, ensure_ray, ray_ready
 from .settings import OutputFormat, Settings
 from .storage import Storage
+from .telemetry import BatchMetrics
 
 log = logging.getLogger(__name__)
 JobStatus = Literal["queued", "running", "succeeded", "failed"]

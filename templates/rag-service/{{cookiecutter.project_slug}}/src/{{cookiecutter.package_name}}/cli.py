@@ -51,9 +51,10 @@ def ingest(location: str, tenant: str) -> None:
         total = 1 if path.is_file() else sum(1 for p in path.rglob("*") if p.is_file())
     try:
         metrics = ServiceMetrics(settings.service_name, settings.version)
-        with open_shared_state(settings) as (_url, shared), open_service(
-            settings, metrics, shared
-        ) as rag:
+        with (
+            open_shared_state(settings) as (_url, shared),
+            open_service(settings, metrics, shared) as rag,
+        ):
             found = iter_location(
                 location, settings.max_document_bytes, settings.aws_region,
                 settings.aws_endpoint_url,

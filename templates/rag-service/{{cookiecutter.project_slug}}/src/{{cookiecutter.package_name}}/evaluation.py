@@ -14,9 +14,9 @@ import yaml
 
 from .generation import sentences, terms
 from .ingest import iter_location
+from .platform.app import open_shared_state
 from .platform.errors import BadRequest
 from .platform.metrics import ServiceMetrics
-from .platform.app import open_shared_state
 from .platform.releases import Manifest, Release
 from .retrieval import RetrievalRequest
 from .service import Question, RagService, open_service
@@ -42,9 +42,10 @@ def run_offline_eval(
         manifest = Manifest.load(settings.releases_path)
         release = manifest.releases[manifest.baseline.active]
         metrics = ServiceMetrics(settings.service_name, settings.version)
-        with open_shared_state(local) as (_url, shared), open_service(
-            local, metrics, shared
-        ) as service:
+        with (
+            open_shared_state(local) as (_url, shared),
+            open_service(local, metrics, shared) as service,
+        ):
             return run_eval(service, release, eval_dir)
 
 

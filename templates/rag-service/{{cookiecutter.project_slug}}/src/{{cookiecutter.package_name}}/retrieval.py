@@ -11,8 +11,8 @@ import numpy as np
 from prometheus_client import Counter
 
 from .embeddings import Embedder
-from .platform.guardrails import screen_stored
 from .platform.errors import NotFound
+from .platform.guardrails import screen_stored
 from .store import Hit, Search, Store
 
 CANDIDATE_SLACK = 4  # extra rows fetched so dropped chunks can be replaced

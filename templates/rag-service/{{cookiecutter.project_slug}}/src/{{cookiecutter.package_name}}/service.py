@@ -21,11 +21,11 @@ from .cache import AnswerCache
 from .chunking import Chunk, Chunker
 from .embeddings import Embedder, MeteredEmbedder, build_embedder
 from .generation import Answer, Generator, build_generator
-from .platform.guardrails import PATTERNS, redact_pii, screen, screening
 from .ingest import IngestReport, ParsedDocument, RawDocument, SkipDocument, parse
 from .platform.cache import EpochCache, SharedEpochs
 from .platform.context import Platform
 from .platform.errors import BadRequest, Forbidden, Unprocessable
+from .platform.guardrails import PATTERNS, redact_pii, screen, screening
 from .platform.metrics import ServiceMetrics
 from .platform.releases import Release
 from .platform.security import Caller
