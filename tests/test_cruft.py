@@ -3,6 +3,7 @@ shared chassis partials included; and the three ways in all render."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pytest
 
 from goldenpath import KIT_ROOT
 
-CHASSIS_FILE = "templates/_shared/chassis/platform/redaction.py"
+CHASSIS_FILE = "chassis/goldenpath_chassis/redaction.py"
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -30,6 +31,9 @@ def kit_repo(tmp_path: Path) -> Path:
     repo.mkdir()
     shutil.copytree(KIT_ROOT / "templates", repo / "templates", symlinks=True)
     shutil.copytree(KIT_ROOT / "hooks", repo / "hooks")
+    shutil.copytree(
+        KIT_ROOT / "chassis" / "goldenpath_chassis", repo / "chassis" / "goldenpath_chassis"
+    )
     shutil.copy(KIT_ROOT / "cookiecutter.json", repo / "cookiecutter.json")
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
@@ -100,3 +104,44 @@ def test_chooser_lists_the_three_golden_paths_and_renders_the_choice(
     for title in ("RAG service", "Batch inference", "Agent orchestrator"):
         assert title in done.stdout
     assert (out / "batch-inference" / "Makefile").is_file()
+
+
+@pytest.mark.slow
+def test_a_conflicting_update_is_caught_and_the_team_told_what_to_do(
+    kit_repo: Path, tmp_path: Path
+) -> None:
+    """A chassis API change that also changes `main.py`, against a service whose team edited
+    the same line: cruft leaves conflict markers and exits 0; the generated template check
+    (which CI runs) fails, names the file and says how to finish the update."""
+    services = tmp_path / "services"
+    services.mkdir()
+    created = cruft(services, "create", str(kit_repo), "--directory",
+                    "templates/agent-orchestrator", "--no-input")  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    service = services / "agent-orchestrator"
+    main_py = service / "src/agent_orchestrator/main.py"
+    ours = "lifespan=agent_lifespan,  # ours: wired to our audit"
+    main_py.write_text(main_py.read_text().replace("lifespan=agent_lifespan,", ours))
+    git(service, "init", "-q", "-b", "main")
+    git(service, "add", "-A")
+    git(service, "commit", "-q", "-m", "generated and edited")
+
+    template_main = kit_repo / "templates/agent-orchestrator/{{cookiecutter.project_slug}}" / (
+        "src/{{cookiecutter.package_name}}/main.py")  # fmt: skip
+    theirs = "lifespan=agent_lifespan,  # chassis v3: domain lifespan"
+    template_main.write_text(template_main.read_text().replace("lifespan=agent_lifespan,", theirs))
+    app = kit_repo / "chassis/goldenpath_chassis/app.py"
+    app.write_text(app.read_text() + "\nCHASSIS_API = 3\n")
+    git(kit_repo, "commit", "-q", "-am", "chassis API v3")
+
+    updated = cruft(service, "update", "--skip-apply-ask", "--allow-untracked-files")
+    assert updated.returncode == 0  # cruft reports success even with a conflict left behind
+    assert "CHASSIS_API = 3" in (service / "src/agent_orchestrator/platform/app.py").read_text()
+    checked = subprocess.run(
+        [sys.executable, "-m", "agent_orchestrator.platform.template_check", "."],
+        cwd=service, capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "PYTHONPATH": str(service / "src")},
+    )  # fmt: skip
+    assert checked.returncode == 1
+    assert "src/agent_orchestrator/main.py" in checked.stderr  # markers or a .rej file
+    assert "keep your change and the template's" in checked.stderr

@@ -13,6 +13,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
+from pydantic import BaseModel, ConfigDict, Field
+
 from goldenpath_chassis import (
     EpochCache,
     Platform,
@@ -21,7 +23,6 @@ from goldenpath_chassis import (
     RequestContextDep,
     create_platform_app,
 )
-from pydantic import BaseModel, ConfigDict, Field
 
 RELEASES = Path(__file__).parent / "data" / "releases.yaml"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+
 from goldenpath_chassis import AuditLog, SharedState
 
 

@@ -8,6 +8,7 @@ import json
 import psutil
 import pytest
 from fleet import ServiceProcess
+
 from goldenpath_chassis.database import HANDLE_PIDS, clear_stale_handles
 from goldenpath_chassis.testing import world_readable_dir
 

@@ -13,6 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from fastapi.testclient import TestClient
+from minimal_service import create_app
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
 from goldenpath_chassis.logs import log_model_io
 from goldenpath_chassis.tracing import (
     build_tracer_provider,
@@ -20,9 +24,6 @@ from goldenpath_chassis.tracing import (
     genai_span,
     record_usage,
 )
-from minimal_service import create_app
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 
 @pytest.fixture

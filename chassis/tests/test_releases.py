@@ -10,9 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 import yaml
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
+from minimal_service import create_app
+
 from goldenpath_chassis import Manifest, ReleaseManager, SharedState
 from goldenpath_chassis.cli import release_group
-from minimal_service import create_app
 
 
 def manifest(settings) -> dict:

@@ -14,13 +14,14 @@ from typing import Any
 import boto3
 import pytest
 from fastapi.testclient import TestClient
-from goldenpath_chassis.errors import Unavailable
-from goldenpath_chassis.redaction import REDACT
-from goldenpath_chassis.secrets import SecretRejected, SecretStore
 from minimal_service import create_app
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 from pydantic import SecretStr, ValidationError
+
+from goldenpath_chassis.errors import Unavailable
+from goldenpath_chassis.redaction import REDACT
+from goldenpath_chassis.secrets import SecretRejected, SecretStore
 
 SECRET_ID = "goldenpath/test/ml-platform/minimal-service"
 

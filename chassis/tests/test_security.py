@@ -19,6 +19,7 @@ import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
+
 from goldenpath_chassis import security
 from goldenpath_chassis.app import create_platform_app
 from goldenpath_chassis.context import RequestContextDep

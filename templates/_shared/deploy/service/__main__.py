@@ -1,6 +1,5 @@
-{%- set uses_postgres = cookiecutter._kind == "rag-service" or cookiecutter.get("checkpointer") == "postgres" -%}
 {%- set uses_openai = "openai-compatible" in [cookiecutter.get("generation_mode"), cookiecutter.get("embeddings"), cookiecutter.get("llm")] -%}
-{%- set default_gpus = 1 if cookiecutter._kind == "batch-inference" and cookiecutter.accelerator == "gpu" else 0 -%}
+{%- set default_gpus = 1 if cookiecutter.get("accelerator") == "gpu" else 0 -%}
 """Deploys this service onto the goldenpath platform stack: run `pulumi up` in this folder.
 
 The only module that reads Pulumi config; `service_deployment` receives plain, typed values.
@@ -8,7 +7,7 @@ The only module that reads Pulumi config; `service_deployment` receives plain, t
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import {% if uses_postgres %}quote, {% endif %}urlsplit
+from urllib.parse import quote, urlsplit
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -74,17 +73,17 @@ env["OPENAI_BASE_URL"] = openai_base_url = (
 )
 egress_tcp_ports.append(urlsplit(openai_base_url).port or 443)
 {%- endif %}
-{%- if cookiecutter._kind == "batch-inference" %}
+{%- if "accelerator" in cookiecutter %}
 env["ACCELERATOR"] = "{{ cookiecutter.accelerator }}"
-{%- if cookiecutter.storage == "local" %}
+{%- if cookiecutter.get("storage") == "local" %}
 # Local storage lives on the pod's scratch volume; use storage=s3 for data that must outlast it.
 env["STORAGE_ROOT"] = "/app/.data/storage"
 {%- endif %}
 {%- endif %}
 secret_env: dict[str, pulumi.Input[str]] = {}
-{%- if uses_postgres %}
 
-# Aurora PostgreSQL (pgvector) from the platform stack, as the user named after the namespace.
+# Aurora PostgreSQL from the platform stack, as the user named after the namespace: every
+# service keeps its shared state there (release routing, kill switch, audit, cache epochs).
 database_user = config.get("databaseUser") or team
 database_password = config.require_secret("databasePassword")
 secret_env["DATABASE_URL"] = pulumi.Output.all(
@@ -99,7 +98,6 @@ secret_env["DATABASE_URL"] = pulumi.Output.all(
     )
 )
 egress_tcp_ports.append(5432)
-{%- endif %}
 
 args = ServiceDeploymentArgs(
     service=SERVICE,
@@ -118,7 +116,7 @@ args = ServiceDeploymentArgs(
 {%- if cookiecutter.get("checkpointer") == "sqlite" %}
     single_replica=True,
 {%- endif %}
-{%- if cookiecutter._kind == "batch-inference" %}
+{%- if cookiecutter.get("_ray") == "y" %}
     shared_memory=True,
 {%- endif %}
     egress_tcp_ports=egress_tcp_ports,

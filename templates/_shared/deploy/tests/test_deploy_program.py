@@ -1,4 +1,3 @@
-{%- set uses_postgres = cookiecutter._kind == "rag-service" or cookiecutter.get("checkpointer") == "postgres" -%}
 {%- set gpu = cookiecutter.get("accelerator") == "gpu" -%}
 {%- set sqlite = cookiecutter.get("checkpointer") == "sqlite" -%}
 """deploy/: the Pulumi program under unit-test mocks (no CLI, no cluster, no cloud).
@@ -217,7 +216,6 @@ def test_environment_comes_from_config_and_the_platform_stack(staging, pod):
     assert env["AWS_REGION"]["value"] == "eu-west-1"
     # The service's one JSON secret, the only one its IRSA role may read.
     assert env["SECRETS_ID"]["value"] == SECRET_ARN
-{%- if uses_postgres %}
     # The URL is a secret: the pod spec only references it.
     assert "value" not in env["DATABASE_URL"]
     ref = env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]
@@ -227,10 +225,6 @@ def test_environment_comes_from_config_and_the_platform_stack(staging, pod):
         f"postgresql://{TEAM}:s3cret%2Fpass%40word@vectors.cluster-abc.eu-west-1.rds.amazonaws.com"
         ":5432/vectors?sslmode=require"
     )
-{%- else %}
-    assert "DATABASE_URL" not in env
-    assert not resources(staging, "kubernetes:core/v1:Secret")
-{%- endif %}
 
 
 def test_resources_and_gpu_placement(pod):
@@ -268,7 +262,7 @@ def test_service_pdb_hpa_and_network_policy(staging):
     policy = one(staging, "kubernetes:networking.k8s.io/v1:NetworkPolicy")["spec"]
     assert policy["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 8000}]
     egress_ports = {p["port"] for p in policy["egress"][0]["ports"]}
-    assert 443 in egress_ports and (5432 in egress_ports) is {{ "True" if uses_postgres else "False" }}
+    assert 443 in egress_ports and 5432 in egress_ports
 
 
 def test_service_monitor_scrapes_metrics(staging):
