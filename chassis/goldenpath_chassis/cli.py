@@ -111,6 +111,13 @@ def release_group(settings_factory: Callable[[], PlatformSettings]) -> click.Gro
             timeout = settings.outbound_timeout_seconds
             ctx.obj = AdminClient(url, token, actor, timeout)
         else:
+            if settings.database_url is None:
+                click.echo(
+                    f"note: no DATABASE_URL: changing the embedded database under "
+                    f"{settings.data_dir}, which only processes on this machine use; "
+                    "set DATABASE_URL or --url to change a deployed service",
+                    err=True,
+                )
             try:
                 ctx.obj = ctx.with_resource(open_releases(settings))
             except ServiceError as exc:

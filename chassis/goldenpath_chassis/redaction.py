@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}"), "Bearer [REDACTED]"),
@@ -35,12 +35,42 @@ class Redactor:
             self._secrets.add(value)
 
     def __call__(self, text: str) -> str:
-        for value in self._secrets:
-            if value in text:
-                text = text.replace(value, "[REDACTED]")
+        text = self.secret_values(text)
         for pattern, replacement in _PATTERNS:
             text = pattern.sub(replacement, text)
         return text
+
+    def secret_values(self, text: str) -> str:
+        """Only the loaded secret values (what answers and responses pass through: a document
+        that quotes the service's own key must not hand it out)."""
+        for value in self._secrets:
+            if value in text:
+                text = text.replace(value, "[REDACTED]")
+        return text
+
+    def stream(self, pieces: Iterable[str]) -> Iterator[str]:
+        """`secret_values` over a stream of text pieces, even when a secret is split across
+        pieces: only a tail that could still begin a secret is held for the next piece, so
+        ordinary text streams through at once."""
+        buffer = ""
+        for piece in pieces:
+            buffer = self.secret_values(buffer + piece)
+            cut = len(buffer) - self._open_prefix(buffer)
+            if cut > 0:
+                yield buffer[:cut]
+                buffer = buffer[cut:]
+        if buffer:
+            yield self.secret_values(buffer)
+
+    def _open_prefix(self, text: str) -> int:
+        """Length of the longest tail of `text` that is the start of a secret value."""
+        longest = 0
+        for value in self._secrets:
+            for size in range(min(len(value) - 1, len(text)), longest, -1):
+                if value.startswith(text[-size:]):
+                    longest = size
+                    break
+        return longest
 
 
 REDACT = Redactor()  # process-wide: secrets are registered as they are loaded

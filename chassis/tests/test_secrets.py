@@ -253,3 +253,13 @@ def test_a_secret_never_leaves_in_logs_bodies_reprs_or_metrics(capsys, settings,
     seen += [captured.out, captured.err]
     for text in seen:
         assert secret not in text
+
+
+def test_a_secret_split_across_streamed_pieces_never_leaves() -> None:
+    from goldenpath_chassis.redaction import Redactor
+
+    redactor = Redactor(["sk-live-0123456789abcdef"])
+    pieces = ["the key is sk-live-01", "23456789ab", "cdef, keep it safe"]
+    streamed = "".join(redactor.stream(pieces))
+    assert streamed == "the key is [REDACTED], keep it safe"
+    assert all("0123" not in piece for piece in redactor.stream(pieces))

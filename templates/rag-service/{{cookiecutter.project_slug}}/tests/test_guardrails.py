@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 import yaml
@@ -121,3 +122,18 @@ def test_answers_are_redacted_when_enabled(database_url, stub, tmp_path, auth_he
                            "question": "What is the on-call phone number?"},
                            headers=auth_headers).json()  # fmt: skip
     assert "555 0142" not in body["answer"] and "[REDACTED_PHONE]" in body["answer"]
+
+
+def test_a_document_quoting_the_services_own_key_is_answered_without_it(
+    client, auth_headers, tenant
+):
+    note = "# Access\n\nThe service API key is dev-api-key and it is rotated every month.\n"
+    ingest(client, auth_headers, tenant, **{"access.md": note})
+    question = {"tenant": tenant, "question": "How often is the service API key rotated?"}
+    body = client.post("/v1/query", json=question, headers=auth_headers).json()
+    assert body["refused"] is False and "[REDACTED]" in body["answer"]
+    assert "dev-api-key" not in json.dumps(body)
+{%- if cookiecutter.streaming == "y" %}
+    streamed = client.post("/v1/query/stream", json=question, headers=auth_headers).text
+    assert "[REDACTED]" in streamed and "dev-api-key" not in streamed
+{%- endif %}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from pathlib import Path
 
 import boto3
@@ -17,6 +18,7 @@ from moto import mock_aws
 from {{ cookiecutter.package_name }}.chunking import Chunk
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.ingest import RawDocument, SkipDocument, iter_location, parse
+from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.store import DocumentWrite
 
 
@@ -182,3 +184,20 @@ def test_iter_location_refuses_a_missing_path(tmp_path: Path):
 
     with pytest.raises(BadRequest, match="neither a file"):
         list(iter_location(str(tmp_path / "nope"), 100))
+
+
+def test_the_body_limit_admits_the_largest_document_the_api_advertises(
+    client, auth_headers, settings, tenant
+):
+    """One limit, set once: an 800 kB file in base64 JSON is within the body limit (no 413)."""
+    assert settings.max_body_bytes >= settings.max_document_bytes * 4 // 3
+    blob = base64.b64encode(b"%PDF-1.5\n" + os.urandom(800_000)).decode()
+    body = {"tenant": tenant, "documents": [{"source": "big.pdf", "content_base64": blob}]}
+    response = client.post("/v1/documents", json=body, headers=auth_headers)
+    assert response.status_code == 200, response.text[:300]
+    assert [item["source"] for item in response.json()["skipped"]] == ["big.pdf"]  # no text
+
+
+def test_a_body_limit_below_the_document_limit_is_refused_naming_both():
+    with pytest.raises(ValueError, match="max_body_bytes=1048576 is below what max_document_bytes"):
+        Settings(max_body_bytes=1_048_576, max_document_bytes=20_000_000)

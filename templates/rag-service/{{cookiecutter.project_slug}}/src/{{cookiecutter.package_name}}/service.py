@@ -27,6 +27,7 @@ from .platform.context import Platform
 from .platform.errors import BadRequest, Forbidden, Unprocessable
 from .platform.guardrails import PATTERNS, redact_pii, screen, screening
 from .platform.metrics import ServiceMetrics
+from .platform.redaction import REDACT
 from .platform.releases import Release
 from .platform.security import Caller
 from .platform.state import SharedState
@@ -322,11 +323,15 @@ class RagService:
         return self._after_retrieval(prepared, retrieved, question.release, started)
 
     def _finish(self, answer: Answer, release: Release, flagged: int) -> dict[str, Any]:
-        text = redact_pii(answer.text) if self.settings.redact_pii else answer.text
+        text = REDACT.secret_values(answer.text)  # a document may quote the service's own key
+        text = redact_pii(text) if self.settings.redact_pii else text
         self.answers_total.labels("answered").inc()
+        citations = [citation.as_dict() for citation in answer.citations]
+        for citation in citations:
+            citation["snippet"] = REDACT.secret_values(citation["snippet"])
         return {
             "answer": text,
-            "citations": [citation.as_dict() for citation in answer.citations],
+            "citations": citations,
             "refused": False,
             "fallback": False,
             "mode": answer.mode,
@@ -388,12 +393,20 @@ class RagService:
                 yield _sse("token", {"text": result["answer"]})
             else:
                 answer: Answer | None = None
-                for piece in self.generator.stream(prepared.text, prepared.hits, question.release):
-                    if isinstance(piece, str):
-                        if not self.settings.redact_pii:
-                            yield _sse("token", {"text": piece})
-                    else:
-                        answer = piece
+
+                def pieces() -> Iterator[str]:
+                    nonlocal answer
+                    for piece in self.generator.stream(
+                        prepared.text, prepared.hits, question.release
+                    ):
+                        if isinstance(piece, str):
+                            yield piece
+                        else:
+                            answer = piece
+
+                for text in REDACT.stream(pieces()):  # no loaded secret leaves, even split
+                    if not self.settings.redact_pii:
+                        yield _sse("token", {"text": text})
                 assert answer is not None
                 result = self._finish(answer, question.release, prepared.flagged)
                 if self.settings.redact_pii:  # redaction needs whole sentences

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from ..platform.context import PlatformDep, RequestContextDep
+from ..platform.context import RequestContextDep
 from ..service import Question, RagService
 from .models import QueryRequest
 
@@ -18,15 +18,13 @@ async def get_service(request: Request) -> RagService:
     return service
 
 
-async def get_question(
-    body: QueryRequest, ctx: RequestContextDep, platform: PlatformDep
-) -> Question:
+async def get_question(body: QueryRequest, ctx: RequestContextDep) -> Question:
     """The request body plus who asks, under which release, and the kill switch: built in
     one place for /v1/query and its stream, so both answer the same question the same way."""
-    fallback = platform.releases.safe_fallback if ctx.kill_switch else None
     return Question(
-        body.tenant, body.question, ctx.release, body.top_k, body.filters, ctx.caller, fallback
-    )
+        body.tenant, body.question, ctx.release, body.top_k, body.filters, ctx.caller,
+        ctx.fallback,
+    )  # fmt: skip
 
 
 ServiceDep = Annotated[RagService, Depends(get_service)]
