@@ -28,6 +28,8 @@ PATTERNS: dict[str, list[str]] = {
         r"earlier|preceding|all|any|your|the|system)\b.{0,40}\b(instructions?|rules?|prompts?|"
         r"guidelines?|directions?|context|polic(y|ies)|guardrails?|restrictions?)",
         r"\bnew (instructions?|rules?|task)\s*:",
+        # a label addressing the model inside data: "AGENT-INSTRUCTION:", "assistant command:"
+        r"\b(agent|assistant|ai|llm)[ _-]?(instructions?|commands?|directives?|overrides?)\s*:",
         r"\bfrom now on,? (you|answer|respond|only)\b",
         r"\bdo not follow (the|your) (rules|instructions|guidelines)",
         r"\binstead of answering\b",

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 THREAD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 ThreadId = Annotated[str, StringConstraints(pattern=THREAD_ID_PATTERN)]
 RunStatus = Literal["completed", "awaiting_approval", "max_steps", "interrupted", "fallback"]
-ToolOutcome = Literal["ok", "error", "rejected", "refused", "pending"]
+ToolOutcome = Literal["ok", "error", "flagged", "rejected", "refused", "pending"]
 
 
 class RunRequest(BaseModel):

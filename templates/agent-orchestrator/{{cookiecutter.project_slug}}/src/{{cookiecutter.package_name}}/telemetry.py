@@ -1,7 +1,7 @@
 """The agent's metrics: its own families, registered on the chassis's registry, and the
 chassis's GenAI families, fed with this service's words.
 
-Tool calls are counted by outcome (ok, error, rejected, refused) and runs by final status
+Tool calls are counted by outcome (ok, error, flagged, rejected, refused) and runs by final status
 (completed, awaiting_approval, max_steps, interrupted, fallback, failed), so a dashboard shows
 refusals and step-limit stops apart from errors.
 """
@@ -18,7 +18,7 @@ class AgentMetrics:
         self.platform = metrics
         self.tool_calls = metrics.counter(
             "agent_tool_calls_total",
-            "Tool calls made by agents, by tool and outcome (ok, error, rejected, refused).",
+            "Tool calls made by agents, by tool and outcome (ok, error, flagged, rejected, refused).",
             ["tool", "outcome"],
         )
         self.agent_runs = metrics.counter(
