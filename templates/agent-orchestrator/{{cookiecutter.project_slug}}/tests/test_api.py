@@ -200,3 +200,18 @@ def test_injected_tool_output_never_reaches_the_model(client, auth_headers, exam
     assert call["outcome"] == "flagged"
     assert "AGENT-INSTRUCTION" not in run.text
     assert 'outcome="flagged"' in client.get("/metrics").text
+
+
+def test_the_tool_audit_is_chained_and_refuses_edits(client, auth_headers, examples, settings):
+    import psycopg
+
+    run = client.post("/v1/runs", json={"task": examples.lookup.task}, headers=auth_headers)
+    thread = client.get(f"/v1/runs/{run.json()['thread_id']}", headers=auth_headers).json()
+    assert [entry["tool"] for entry in thread["audit"]] == [examples.lookup_tool]
+    assert thread["audit"][0]["hash"]
+    with psycopg.connect(settings.database_url.get_secret_value(), autocommit=True) as conn:
+        try:
+            conn.execute("DELETE FROM platform_audit WHERE stream = 'tools'")
+            raise AssertionError("the audit accepted a DELETE")
+        except psycopg.Error as refused:
+            assert "append-only" in str(refused)

@@ -20,7 +20,9 @@ def test_checkpoints_and_audit_rows_are_in_postgres(client, auth_headers, exampl
             "SELECT count(*) FROM checkpoints WHERE thread_id = %s", (thread_id,)
         ).fetchone()
         audit = conn.execute(
-            "SELECT tool, outcome FROM agent_audit WHERE thread_id = %s", (thread_id,)
+            "SELECT payload->>'tool', payload->>'outcome' FROM platform_audit"
+            " WHERE stream = 'tools' AND payload->>'thread_id' = %s",
+            (thread_id,),
         ).fetchall()
     assert checkpoints is not None and checkpoints[0] >= 4  # input, planner, tools, planner
     assert audit == [(examples.lookup_tool, "ok")]

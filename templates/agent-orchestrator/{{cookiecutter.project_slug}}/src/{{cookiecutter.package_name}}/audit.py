@@ -1,23 +1,21 @@
-"""The audit log: one append-only row per tool call and approval decision, kept in the same
-database as the checkpoints so a run's state and its record of actions never disagree."""
+"""The audit log: one entry per tool call and approval decision, in the chassis's hash-chained,
+append-only audit (stream `tools` of `platform_audit`, in the service's PostgreSQL): the
+database refuses to change or delete an entry and `verify` finds one changed behind its back.
+Every replica writes to and reads the same log."""
 
 from __future__ import annotations
 
-import json
-{%- if cookiecutter.checkpointer == "sqlite" %}
-import sqlite3
-import threading
-{%- endif %}
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
-{%- if cookiecutter.checkpointer == "postgres" %}
 
+from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
-{%- endif %}
+
+from .platform.audit import AuditLog as ChainedLog
+from .platform.audit import Verification
 
 Event = Literal["tool_call", "approval_requested", "approval_decided"]
-COLUMNS = ("thread_id", "event", "tool", "tool_call_id", "args", "outcome", "detail", "actor",
-           "release")  # fmt: skip
+STREAM = "tools"
 MAX_DETAIL_CHARS = 2000
 
 
@@ -35,96 +33,59 @@ class AuditEntry:
     release: str = "-"
     args: dict[str, Any] = field(default_factory=dict)
 
-    def row(self) -> tuple[Any, ...]:
+    def payload(self) -> dict[str, Any]:
         values = asdict(self)
-        values["args"] = json.dumps(self.args, sort_keys=True, default=str)
         values["detail"] = self.detail[:MAX_DETAIL_CHARS]
-        return tuple(values[name] for name in COLUMNS)
+        return values
 
 
 PENDING_SQL = (
-    "SELECT count(*) AS pending FROM agent_audit r WHERE r.event = 'approval_requested'"
-    " AND NOT EXISTS (SELECT 1 FROM agent_audit d WHERE d.event = 'approval_decided'"
-    " AND d.thread_id = r.thread_id AND d.tool_call_id = r.tool_call_id)"
+    "SELECT count(*) AS pending FROM platform_audit r WHERE r.stream = 'tools'"
+    " AND r.action = 'approval_requested' AND NOT EXISTS (SELECT 1 FROM platform_audit d"
+    " WHERE d.stream = 'tools' AND d.action = 'approval_decided'"
+    " AND d.payload->>'thread_id' = r.payload->>'thread_id'"
+    " AND d.payload->>'tool_call_id' = r.payload->>'tool_call_id')"
 )
-{%- if cookiecutter.checkpointer == "postgres" %}
+THREAD_INDEX = (
+    "CREATE INDEX IF NOT EXISTS platform_audit_tools_thread ON platform_audit"
+    " ((payload->>'thread_id'), seq) WHERE stream = 'tools'"
+)
 
 
 class AuditLog:
-    """Audit rows in PostgreSQL, written through the checkpointer's connection pool."""
+    """Tool calls and approval decisions, appended to the chassis's chained audit."""
 
-    def __init__(self, pool: ConnectionPool) -> None:
-        self._pool = pool
-        with pool.connection() as conn:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS agent_audit (id BIGSERIAL PRIMARY KEY,"
-                " at TIMESTAMPTZ NOT NULL DEFAULT now(), thread_id TEXT NOT NULL,"
-                " event TEXT NOT NULL, tool TEXT NOT NULL, tool_call_id TEXT NOT NULL,"
-                " args JSONB NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL,"
-                " actor TEXT NOT NULL, release TEXT NOT NULL)"
-            )
-            conn.execute(
-                "CREATE INDEX IF NOT EXISTS agent_audit_thread ON agent_audit (thread_id, id)"
-            )
+    def __init__(self, url: str, pool_size: int = 4) -> None:
+        self._log = ChainedLog(STREAM)
+        self._pool = ConnectionPool(
+            url, min_size=1, max_size=pool_size, open=True, name="tool-audit",
+            kwargs={"autocommit": True, "row_factory": dict_row},
+        )  # fmt: skip
+        self._pool.wait(timeout=30)
+        with self._pool.connection() as conn:
+            conn.execute(THREAD_INDEX)
+
+    def close(self) -> None:
+        self._pool.close()
 
     def record(self, entry: AuditEntry) -> None:
-        with self._pool.connection() as conn:
-            conn.execute(
-                f"INSERT INTO agent_audit ({', '.join(COLUMNS)})"
-                f" VALUES ({', '.join(['%s'] * len(COLUMNS))})",
-                entry.row(),
-            )
+        with self._pool.connection() as conn, conn.transaction():
+            self._log.append(conn, entry.actor, entry.event, entry.payload())
 
     def for_thread(self, thread_id: str) -> list[dict[str, Any]]:
         with self._pool.connection() as conn:
             rows = conn.execute(
-                "SELECT * FROM agent_audit WHERE thread_id = %s ORDER BY id", (thread_id,)
+                "SELECT seq, at, payload, hash FROM platform_audit WHERE stream = %s"
+                " AND payload->>'thread_id' = %s ORDER BY seq",
+                (STREAM, thread_id),
             ).fetchall()
-        return [{**row, "at": row["at"].isoformat()} for row in rows]
+        return [{"seq": r["seq"], "at": r["at"], **r["payload"], "hash": r["hash"]} for r in rows]
 
     def pending_approvals(self) -> int:
         with self._pool.connection() as conn:
             row = conn.execute(PENDING_SQL).fetchone()
         return int(row["pending"]) if row else 0
-{%- else %}
 
-
-class AuditLog:
-    """Audit rows in the SQLite checkpoint file (its own connection; WAL lets both write)."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._db = conn
-        self._db.row_factory = sqlite3.Row
-        self._lock = threading.Lock()
-        with self._lock:
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS agent_audit (id INTEGER PRIMARY KEY AUTOINCREMENT,"
-                " at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),"
-                " thread_id TEXT NOT NULL, event TEXT NOT NULL, tool TEXT NOT NULL,"
-                " tool_call_id TEXT NOT NULL, args TEXT NOT NULL, outcome TEXT NOT NULL,"
-                " detail TEXT NOT NULL, actor TEXT NOT NULL, release TEXT NOT NULL)"
-            )
-            self._db.execute(
-                "CREATE INDEX IF NOT EXISTS agent_audit_thread ON agent_audit (thread_id, id)"
-            )
-
-    def record(self, entry: AuditEntry) -> None:
-        with self._lock:
-            self._db.execute(
-                f"INSERT INTO agent_audit ({', '.join(COLUMNS)})"
-                f" VALUES ({', '.join(['?'] * len(COLUMNS))})",
-                entry.row(),
-            )
-
-    def for_thread(self, thread_id: str) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT * FROM agent_audit WHERE thread_id = ? ORDER BY id", (thread_id,)
-            ).fetchall()
-        return [{**dict(row), "args": json.loads(row["args"])} for row in rows]
-
-    def pending_approvals(self) -> int:
-        with self._lock:
-            row = self._db.execute(PENDING_SQL).fetchone()
-        return int(row["pending"]) if row else 0
-{%- endif %}
+    def verify(self) -> Verification:
+        with self._pool.connection() as conn:
+            return self._log.verify(conn)

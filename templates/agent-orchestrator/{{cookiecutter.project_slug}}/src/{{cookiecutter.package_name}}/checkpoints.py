@@ -54,9 +54,12 @@ def open_checkpoints(settings: Settings, url: str) -> Iterator[Checkpoints]:
         pool.wait(timeout=30)
         saver = PostgresSaver(pool)  # type: ignore[arg-type]
         saver.setup()
-        yield Checkpoints(saver=saver, audit=AuditLog(pool), pool=pool)
+        audit = AuditLog(url)
+        stack.callback(audit.close)
+        yield Checkpoints(saver=saver, audit=audit, pool=pool)
 {%- else -%}
-"""Where agent state lives: LangGraph checkpoints and the audit log in one SQLite file.
+"""Where agent state lives: LangGraph checkpoints in one SQLite file; the audit log in the
+service's PostgreSQL (the chassis's chained audit).
 
 SQLite keeps a single replica's runs across restarts; it cannot share a paused run between
 replicas (choose checkpointer=postgres for that).
@@ -99,13 +102,14 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 @contextmanager
 def open_checkpoints(settings: Settings, url: str) -> Iterator[Checkpoints]:
-    """Checkpoints in one SQLite file; `url` (the shared state's database) is not used."""
+    """Checkpoints in one SQLite file; the audit in the service's PostgreSQL (`url`)."""
     path = settings.checkpoint_path
     path.parent.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         saver_conn = stack.enter_context(closing(_connect(path)))
-        audit_conn = stack.enter_context(closing(_connect(path)))
         saver = SqliteSaver(saver_conn)
         saver.setup()
-        yield Checkpoints(saver=saver, audit=AuditLog(audit_conn), path=path)
+        audit = AuditLog(url)
+        stack.callback(audit.close)
+        yield Checkpoints(saver=saver, audit=audit, path=path)
 {%- endif %}

@@ -18,7 +18,7 @@ class AgentMetrics:
         self.platform = metrics
         self.tool_calls = metrics.counter(
             "agent_tool_calls_total",
-            "Tool calls made by agents, by tool and outcome (ok, error, flagged, rejected, refused).",
+            "Tool calls by tool and outcome (ok, error, flagged, rejected, refused).",
             ["tool", "outcome"],
         )
         self.agent_runs = metrics.counter(

@@ -114,11 +114,27 @@ def _refusal(request: ToolCallRequest, context: Context) -> tuple[str, str] | No
     return None
 
 
+def _text_values(content: Any) -> list[str]:
+    """The free text in a tool result: the string values of its JSON, not its keys or syntax
+    (`"name": "checkout"` is data, not an attempt to smuggle a tool call)."""
+    if isinstance(content, str):
+        try:
+            content = json.loads(content)
+        except ValueError:
+            return [content]
+    if isinstance(content, str):
+        return [content]
+    if isinstance(content, dict):
+        return [text for value in content.values() for text in _text_values(value)]
+    if isinstance(content, list):
+        return [text for value in content for text in _text_values(value)]
+    return []
+
+
 def screen_tool_output(result: ToolMessage) -> tuple[ToolMessage, str]:
     """Tool output is untrusted data: text in it that tries to instruct the assistant (the
     chassis's injection screening) never reaches the model; the call's outcome says so."""
-    content = result.content if isinstance(result.content, str) else json.dumps(result.content)
-    verdict = screen(content)
+    verdict = screen("\n".join(_text_values(result.content)))
     if not verdict.flagged:
         return result, "ok"
     notice = (
