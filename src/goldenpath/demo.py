@@ -91,7 +91,7 @@ def main() -> None:
             say(f"   cited: {json.dumps(citation)}")
         say(f"\nDone in {time.perf_counter() - started:.0f} s. Try next:")
         say(f"  cd {project.relative_to(KIT_ROOT)} && make run   # http://127.0.0.1:8000/docs")
-        say("  curl -s http://127.0.0.1:8000/metrics | grep retrieval_   # while it runs")
+        say("  curl -s http://127.0.0.1:8000/metrics | grep rag_         # while it runs")
         say("  .venv/bin/rag-service release status        # in that folder: rollback, canary")
         say("  make test                                   # back here: the kit's template CI")
     finally:

@@ -13,6 +13,7 @@ from conftest import HANDBOOK, ingest
 from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package_name }}.embeddings import LocalMiniLM
+from {{ cookiecutter.package_name }}.main import create_app
 
 
 def ask(client: TestClient, headers: dict[str, str], tenant: str, question: str, **extra: Any):
@@ -159,3 +160,44 @@ def test_a_model_error_reaches_the_caller_and_the_thread_goes_on(minilm):
     with pytest.raises(RuntimeError, match="model failed"):
         minilm.run(broken)
     assert minilm.run(lambda: 42) == 42
+
+
+def wait_until(check, seconds: float = 1.0) -> float:
+    """Seconds until `check()` holds; fails after `seconds` (the chassis's promise)."""
+    started = time.monotonic()
+    while not check():
+        assert time.monotonic() - started < seconds, "a replica still serves the old state"
+        time.sleep(0.02)
+    return time.monotonic() - started
+
+
+def test_two_replicas_drop_cached_answers_and_follow_the_kill_switch_together(
+    settings, auth_headers, admin_headers, tenant
+):
+    """Two app instances on one database, each with its own answer cache: a replace, a
+    delete and a kill switch through replica one reach replica two within a second."""
+    question = "When does the on-call rotation change?"
+    with TestClient(create_app(settings)) as one, TestClient(create_app(settings)) as two:
+        other = "# Expenses\n\nExpense reports are due on the fifth day of each month.\n"
+        ingest(one, auth_headers, tenant, **{"handbook.md": HANDBOOK, "expenses.md": other})
+        for replica in (one, two):
+            ask(replica, auth_headers, tenant, question)
+            assert ask(replica, auth_headers, tenant, question).json()["cached"] is True
+
+        changed = HANDBOOK.replace("every Monday", "every Tuesday")
+        ingest(one, auth_headers, tenant, **{"handbook.md": changed})
+        wait_until(lambda: "Tuesday" in ask(two, auth_headers, tenant, question).json()["answer"])
+
+        assert one.delete(f"/v1/documents?tenant={tenant}&source=handbook.md",
+                          headers=auth_headers).status_code == 200  # fmt: skip
+
+        def handbook_gone() -> bool:
+            body = ask(two, auth_headers, tenant, question).json()
+            return all(c["document"] != "handbook.md" for c in body["citations"])
+
+        wait_until(handbook_gone)
+
+        change = {"enabled": True, "reason": "incident 43"}
+        assert one.post("/admin/kill-switch", json=change, headers=admin_headers).status_code == 200
+        wait_until(lambda: ask(two, auth_headers, tenant, question).json()["fallback"] is True)
+        assert two.get("/readyz").json()["kill_switch"] is True
