@@ -225,3 +225,20 @@ def test_in_flight_requests_finish_on_shutdown(settings, auth_headers) -> None:
     thread.join(10)
     assert result["slow"].status_code == 200 and result["slow"].json() == {"finished": "yes"}
     assert not thread.is_alive()
+
+
+def test_the_401_help_text_is_not_mangled_by_the_redactor(client, domain_call) -> None:
+    refused = client.request(domain_call["method"], domain_call["url"], json=domain_call["json"])
+    assert refused.status_code == 401
+    assert refused.json()["detail"] == (
+        "missing credentials: send X-API-Key: <key> or Authorization: Bearer <token>"
+    )
+
+
+def test_a_422_never_echoes_a_secret_shaped_value(client, auth_headers, domain_call) -> None:
+    leaked = "sk-live-" + "a" * 32
+    body = {**domain_call["json"], "message": leaked * 10}  # too long: a 422 that shows values
+    response = client.request(domain_call["method"], domain_call["url"], json=body,
+                              headers=auth_headers)  # fmt: skip
+    assert response.status_code == 422
+    assert leaked not in response.text and "REDACTED" in response.text
