@@ -6,33 +6,35 @@ replica the call lands on.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from .context import AdminDep, PlatformDep
 
 router = APIRouter(prefix="/admin", tags=["admin"])
+# Why the change was made (audited); NUL is refused here, PostgreSQL cannot store it.
+Reason = Annotated[str, Field(min_length=3, max_length=500, pattern=r"^[^\x00]*$")]
 
 
 class Change(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=3, max_length=500)
+    reason: Reason
     release: str | None = None
 
 
 class CanaryChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     release: str | None
-    weight: int = Field(ge=0, le=100)
-    reason: str = Field(min_length=3, max_length=500)
+    weight: StrictInt = Field(ge=0, le=100)
+    reason: Reason
 
 
 class KillSwitchChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    enabled: bool
-    reason: str = Field(min_length=3, max_length=500)
+    enabled: StrictBool
+    reason: Reason
 
 
 class ReleaseStatus(BaseModel):
@@ -41,6 +43,7 @@ class ReleaseStatus(BaseModel):
     canary_weight: int
     kill_switch: bool
     kill_switch_reason: str
+    previous: list[str] = Field(description="Earlier active releases, newest last (rollback).")
     releases: list[str]
 
 

@@ -67,7 +67,9 @@ def build_platform(settings: PlatformSettings) -> Platform:
 def open_shared_state(settings: PlatformSettings) -> Iterator[tuple[str, SharedState]]:
     """The service's database (embedded when DATABASE_URL is unset) and its shared state."""
     with database_url(settings.database_url, settings.data_dir) as url:
-        shared = SharedState(url, settings.service_name, settings.state_poll_seconds)
+        shared = SharedState(
+            url, settings.service_name, settings.state_poll_seconds, settings.database_pool_size
+        )
         try:
             shared.open()
         except (psycopg.OperationalError, TimeoutError, PoolTimeout) as exc:

@@ -24,14 +24,16 @@ log = logging.getLogger(__name__)
 HANDLE_PIDS = ".handle_pids.json"  # pgserver's list of processes using the server
 
 
-def live_handle_pids(pgdata: Path) -> list[int]:
-    """The pids in pgserver's handle list that are still running processes."""
-    path = pgdata / HANDLE_PIDS
+def _handle_pids(pgdata: Path) -> list[int]:
     try:
-        pids = [int(pid) for pid in json.loads(path.read_text(encoding="utf-8"))]
+        return [int(pid) for pid in json.loads((pgdata / HANDLE_PIDS).read_text("utf-8"))]
     except (FileNotFoundError, ValueError, TypeError):
         return []
-    return [pid for pid in pids if psutil.pid_exists(pid) and _not_zombie(pid)]
+
+
+def live_handle_pids(pgdata: Path) -> list[int]:
+    """The pids in pgserver's handle list that are still running processes."""
+    return [pid for pid in _handle_pids(pgdata) if psutil.pid_exists(pid) and _not_zombie(pid)]
 
 
 def _not_zombie(pid: int) -> bool:
@@ -43,15 +45,10 @@ def _not_zombie(pid: int) -> bool:
 
 def clear_stale_handles(pgdata: Path) -> list[int]:
     """Remove dead processes from pgserver's handle list; returns the pids removed."""
-    path = pgdata / HANDLE_PIDS
-    try:
-        pids = [int(pid) for pid in json.loads(path.read_text(encoding="utf-8"))]
-    except (FileNotFoundError, ValueError, TypeError):
-        return []
-    live = live_handle_pids(pgdata)
+    pids, live = _handle_pids(pgdata), live_handle_pids(pgdata)
     stale = [pid for pid in pids if pid not in live]
     if stale:
-        path.write_text(json.dumps(live), encoding="utf-8")
+        (pgdata / HANDLE_PIDS).write_text(json.dumps(live), encoding="utf-8")
         log.warning("embedded postgres: cleared stale handles", extra={"pids": stale})
     return stale
 

@@ -10,9 +10,11 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .redaction import REDACT
@@ -151,6 +153,15 @@ def install_error_handlers(app: FastAPI) -> None:
             detail = f"{request.method} is not allowed on {request.url.path}"
         response = problem(exc.status_code, title, detail, request)
         response.headers.update(exc.headers or {})
+        return response
+
+    @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable", extra={"error": type(exc).__name__})
+        detail = "the database is not reachable right now; retry shortly"
+        response = problem(503, "Service unavailable", detail, request)
+        response.headers["Retry-After"] = "5"
         return response
 
     @app.exception_handler(Exception)

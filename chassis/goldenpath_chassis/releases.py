@@ -43,6 +43,15 @@ class RoutingState:
     canary_weight: int = 0
     kill_switch: bool = False
     kill_switch_reason: str = ""
+    history: tuple[str, ...] = ()  # earlier active releases, newest last: what rollback pops
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any]) -> RoutingState:
+        known = {name: stored[name] for name in cls.__dataclass_fields__ if name in stored}
+        return cls(**{**known, "history": tuple(known.get("history") or ())})
+
+
+MAX_HISTORY = 20
 
 
 @dataclass(frozen=True)
@@ -118,15 +127,7 @@ class ReleaseManager:
         memo = self._memo
         if memo is not None and memo[0] is stored:
             return memo[1]
-        state = self.manifest.baseline
-        if stored is not None:
-            candidate = RoutingState(**stored)
-            try:
-                self.manifest.check(candidate)
-                state = candidate
-            except NotFound:  # a deploy removed a release the shared state still names
-                log.warning("shared release state names an unknown release; using baseline",
-                            extra={"state": stored})  # fmt: skip
+        state = self._stored_or_baseline(stored)
         if self._force_kill_switch and not state.kill_switch:
             state = RoutingState(**{**asdict(state), "kill_switch": True,
                                     "kill_switch_reason": "KILL_SWITCH setting"})  # fmt: skip
@@ -150,6 +151,7 @@ class ReleaseManager:
             "canary_weight": state.canary_weight,
             "kill_switch": state.kill_switch,
             "kill_switch_reason": state.kill_switch_reason,
+            "previous": list(state.history),
             "releases": sorted(self.releases),
         }
 
@@ -184,7 +186,7 @@ class ReleaseManager:
             actor,
             reason,
             lambda s, _: RoutingState(s.active, release_id, weight if release_id else 0,
-                                   s.kill_switch, s.kill_switch_reason),
+                                      s.kill_switch, s.kill_switch_reason, s.history),
         )  # fmt: skip
 
     def promote(self, actor: str, reason: str, release_id: str | None = None) -> None:
@@ -195,18 +197,32 @@ class ReleaseManager:
             if not target:
                 raise Conflict("no canary to promote: name a release or set a canary first")
             self.manifest.require(target)
-            return RoutingState(target, None, 0, s.kill_switch, s.kill_switch_reason)
+            history = s.history if target == s.active else (*s.history, s.active)
+            return RoutingState(target, None, 0, s.kill_switch, s.kill_switch_reason,
+                                history[-MAX_HISTORY:])  # fmt: skip
 
         self._change("promote", actor, reason, apply)
 
     def rollback(self, actor: str, reason: str, release_id: str | None = None) -> None:
-        """Drop the canary and return to the previous active release (or a named one)."""
+        """Drop the canary and return to the release active before the last promote (or to a
+        named one). Each rollback steps one promote further back; it never picks the canary."""
         if release_id is not None:
             self.manifest.require(release_id)
 
-        def apply(s: RoutingState, conn: Any) -> RoutingState:
-            target = release_id or self._previous_active(s.active, conn)
-            return RoutingState(target, None, 0, s.kill_switch, s.kill_switch_reason)
+        def apply(s: RoutingState, _conn: Any) -> RoutingState:
+            history = list(s.history)
+            if release_id is not None:
+                target = release_id
+                if history and history[-1] == target:
+                    history.pop()
+            elif history:
+                target = history.pop()
+            elif self.manifest.baseline.active != s.active:
+                target = self.manifest.baseline.active
+            else:
+                raise Conflict(f"no earlier release than {s.active!r} to roll back to: name one")
+            return RoutingState(target, None, 0, s.kill_switch, s.kill_switch_reason,
+                                tuple(history))  # fmt: skip
 
         self._change("rollback", actor, reason, apply)
 
@@ -214,19 +230,10 @@ class ReleaseManager:
         self._change(
             "kill-switch-on" if enabled else "kill-switch-off", actor, reason,
             lambda s, _: RoutingState(s.active, s.canary, s.canary_weight, enabled,
-                                   reason if enabled else ""),
+                                      reason if enabled else "", s.history),
         )  # fmt: skip
 
     # -- internals ---------------------------------------------------------------------------
-    def _previous_active(self, current: str, conn: Any) -> str:
-        for entry in reversed(self.audit.entries(conn)):
-            before = entry["payload"]["from"]["active"]
-            if entry["action"] in {"promote", "rollback"} and before != current:
-                return str(before)
-        if self.manifest.baseline.active != current:
-            return self.manifest.baseline.active
-        raise Conflict(f"no earlier release than {current!r} to roll back to: name one")
-
     def _change(self, action: str, actor: str, reason: str, apply: Any) -> None:
         def change(stored: dict[str, Any] | None, conn: Any) -> dict[str, Any]:
             before = self._stored_or_baseline(stored)
@@ -237,14 +244,28 @@ class ReleaseManager:
         def audit(
             stored: dict[str, Any] | None, after: dict[str, Any]
         ) -> tuple[AuditLog, str, str, dict[str, Any]]:
-            before = asdict(self._stored_or_baseline(stored))
+            before = stored if isinstance(stored, dict) else asdict(self.manifest.baseline)
             return self.audit, actor, action, {"reason": reason, "from": before, "to": after}
 
         self.shared.update(STATE_KEY, change, audit)
 
     def _stored_or_baseline(self, stored: dict[str, Any] | None) -> RoutingState:
-        if isinstance(stored, dict):
-            candidate = RoutingState(**stored)
-            if candidate.active in self.releases:
-                return candidate
-        return self.manifest.baseline
+        """The stored state with any release this manifest lacks (a deploy removed it)
+        replaced: active by the baseline, the canary dropped. The kill switch always holds."""
+        if not isinstance(stored, dict):
+            return self.manifest.baseline
+        state = RoutingState.from_stored(stored)
+        known = self.releases
+        if state.active in known and (state.canary is None or state.canary in known):
+            return state
+        log.warning("shared release state names a release not in releases.yaml",
+                    extra={"state": stored})  # fmt: skip
+        canary_ok = state.canary in known
+        return RoutingState(
+            active=state.active if state.active in known else self.manifest.baseline.active,
+            canary=state.canary if canary_ok else None,
+            canary_weight=state.canary_weight if canary_ok else 0,
+            kill_switch=state.kill_switch,
+            kill_switch_reason=state.kill_switch_reason,
+            history=tuple(name for name in state.history if name in known),
+        )

@@ -23,10 +23,12 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from .audit import AuditLog
+from .errors import Unavailable
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "platform_state"
+LOCK_TIMEOUT_SECONDS = 5.0  # a change waits this long for another one, then fails (503)
 SCHEMA_LOCK = 7_240_100  # advisory lock id: one replica creates the tables at a time
 SCHEMA = """
 CREATE SEQUENCE IF NOT EXISTS platform_state_version;
@@ -57,6 +59,7 @@ class SharedState:
             min_size=1,
             max_size=pool_size,
             kwargs={"autocommit": True, "prepare_threshold": None},
+            check=ConnectionPool.check_connection,  # a failover leaves dead connections behind
             open=False,
             name=f"{service}-state",
         )
@@ -113,27 +116,39 @@ class SharedState:
         `audit(before, after)` names the entry to append, so it records exactly what the
         locked transaction saw.
         """
-        with self.pool.connection() as conn, conn.transaction():
-            conn.execute(
-                "INSERT INTO platform_state (service, key, value) VALUES (%s, %s, 'null')"
-                " ON CONFLICT DO NOTHING",
-                (self.service, key),
-            )
-            row = conn.execute(
-                "SELECT value FROM platform_state WHERE service = %s AND key = %s FOR UPDATE",
-                (self.service, key),
-            ).fetchone()
-            before = row[0] if row else None
-            after = change(before, conn)
-            conn.execute(
-                "UPDATE platform_state SET value = %s, version = nextval('platform_state_version')"
-                " WHERE service = %s AND key = %s",
-                (Jsonb(after), self.service, key),
-            )
-            if audit is not None:
-                audit_log, actor, action, payload = audit(before, after)
-                audit_log.append(conn, actor, action, payload)
-            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{self.service}:{key}"))
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                # One change per service at a time, so versions become visible in the order they
+                # were drawn: a follower reading `version > seen` can never skip a slower commit.
+                timeout = f"{int(LOCK_TIMEOUT_SECONDS * 1000)}ms"
+                conn.execute("SELECT set_config('lock_timeout', %s, true)", (timeout,))
+                conn.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"state:{self.service}",)
+                )
+                conn.execute(
+                    "INSERT INTO platform_state (service, key, value) VALUES (%s, %s, 'null')"
+                    " ON CONFLICT DO NOTHING",
+                    (self.service, key),
+                )
+                row = conn.execute(
+                    "SELECT value FROM platform_state WHERE service = %s AND key = %s FOR UPDATE",
+                    (self.service, key),
+                ).fetchone()
+                before = row[0] if row else None
+                after = change(before, conn)
+                conn.execute(
+                    "UPDATE platform_state SET value = %s,"
+                    " version = nextval('platform_state_version') WHERE service = %s AND key = %s",
+                    (Jsonb(after), self.service, key),
+                )
+                if audit is not None:
+                    audit_log, actor, action, payload = audit(before, after)
+                    audit_log.append(conn, actor, action, payload)
+                conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{self.service}:{key}"))
+        except psycopg.errors.LockNotAvailable:
+            raise Unavailable(
+                f"another change to {key!r} held its lock for {LOCK_TIMEOUT_SECONDS:g} s: retry"
+            ) from None
         self.refresh()  # this replica sees its own change at once
         return after
 

@@ -1,9 +1,10 @@
 """A pytest plugin for services built on the chassis: one real PostgreSQL per test session
-(pgserver, Unix socket only) and a fresh, empty database per test.
+(pgserver, Unix socket only), a fresh, empty database per test, a client that runs the app's
+lifespan, and the development caller and admin credentials.
 
-Load it from a service's conftest.py with `pytest_plugins = ["<package>.platform.testing"]`
-and pass `database_url` to the service's settings. A fresh database per test keeps each
-test's release state, kill switch and audit its own; creating one takes milliseconds.
+Load it from a service's conftest.py with `pytest_plugins = ["<package>.platform.testing"]`,
+define an `app` fixture, and pass `database_url` to the service's settings. A fresh database
+per test keeps each test's release state, kill switch and audit its own (milliseconds each).
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
+from .config import DEVELOPMENT_SECRETS
 from .database import EmbeddedPostgres
 
 
@@ -55,3 +59,20 @@ def new_database(platform_postgres: EmbeddedPostgres) -> Callable[[], str]:
 def database_url(new_database: Callable[[], str]) -> str:
     """A fresh database for this test."""
     return new_database()
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    """A client of the service's `app` fixture, with its lifespan running."""
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def auth_headers() -> dict[str, str]:
+    return {"X-API-Key": DEVELOPMENT_SECRETS["api_key"]}
+
+
+@pytest.fixture
+def admin_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {DEVELOPMENT_SECRETS['admin_token']}"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import yaml
@@ -203,3 +204,84 @@ def test_a_rollback_with_nothing_earlier_is_a_409_naming_the_fix(client, admin_h
                           headers=admin_headers)  # fmt: skip
     assert refused.status_code == 409
     assert refused.json()["detail"] == "no earlier release than 'v1' to roll back to: name one"
+
+
+def test_each_rollback_steps_one_promote_further_back_and_never_to_the_canary(
+    client, admin_headers
+) -> None:
+    def post(path: str, body: dict) -> dict:
+        response = client.post(path, json={"reason": "release train", **body},
+                               headers=admin_headers)  # fmt: skip
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    post("/admin/releases/promote", {"release": "v2"})
+    post("/admin/releases/promote", {"release": "v3"})
+    assert post("/admin/releases/rollback", {})["active"] == "v2"
+    assert post("/admin/releases/rollback", {})["active"] == "v1"
+    post("/admin/releases/promote", {"release": "v2"})
+    post("/admin/releases/canary", {"release": "v3", "weight": 50})
+    rolled = post("/admin/releases/rollback", {})
+    assert (rolled["active"], rolled["canary"], rolled["canary_weight"]) == ("v1", None, 0)
+
+
+def test_a_release_removed_from_the_manifest_keeps_the_kill_switch(
+    settings, admin_headers, auth_headers, domain_call, tmp_path
+) -> None:
+    """A deploy without the canary the shared state still names: that replica drops the
+    canary but keeps the kill switch, and can still change the state."""
+    with TestClient(create_app(settings)) as old:
+        old.post("/admin/releases/canary", json={"release": "v3", "weight": 10,
+                 "reason": "try v3"}, headers=admin_headers)  # fmt: skip
+        old.post("/admin/kill-switch", json={"enabled": True, "reason": "incident"},
+                 headers=admin_headers)  # fmt: skip
+    manifest = yaml.safe_load(settings.releases_path.read_text())
+    manifest["releases"] = [r for r in manifest["releases"] if r["id"] != "v3"]
+    trimmed = tmp_path / "releases.yaml"
+    trimmed.write_text(yaml.safe_dump(manifest))
+    with TestClient(create_app(settings.model_copy(update={"releases_path": trimmed}))) as new:
+        status = new.get("/admin/releases", headers=admin_headers).json()
+        assert status["kill_switch"] is True and status["canary"] is None
+        assert new.request(**domain_call, headers=auth_headers).json()["fallback"] is True
+        off = new.post("/admin/kill-switch", json={"enabled": False, "reason": "fixed"},
+                       headers=admin_headers)  # fmt: skip
+        assert off.status_code == 200 and off.json()["kill_switch"] is False
+
+
+def test_a_slow_commit_is_not_skipped_by_a_faster_later_change(settings, database_url) -> None:
+    """A kill switch whose transaction is slow to commit (its audit append waits) and a cache
+    epoch bump right after it: a follower that saw the bump must still see the kill switch."""
+    import threading
+
+    import psycopg
+
+    from goldenpath_chassis import SharedEpochs
+
+    manifest = Manifest.load(settings.releases_path)
+    with (
+        SharedState(database_url, "race") as writer,
+        SharedState(database_url, "race") as follower,
+        psycopg.connect(database_url) as blocker,
+    ):
+        releases = ReleaseManager(manifest, writer)
+        blocker.execute("SELECT pg_advisory_xact_lock(hashtext('audit:releases'))")
+        slow = threading.Thread(target=releases.set_kill_switch, args=(True, "test", "slow commit"))
+        slow.start()
+        time.sleep(0.3)  # the kill switch has drawn its version and waits on the audit
+        fast = threading.Thread(target=SharedEpochs(writer).bump, args=("tenant",))
+        fast.start()
+        time.sleep(0.3)
+        blocker.commit()  # the audit is free: both changes commit
+        slow.join(10)
+        fast.join(10)
+        deadline = time.monotonic() + 2
+        while not (follower.get("releases") or {}).get("kill_switch"):
+            assert time.monotonic() < deadline, "the follower skipped the kill switch"
+            time.sleep(0.01)
+        assert SharedEpochs(follower).current("tenant") == 1
+
+
+def test_admin_inputs_are_strict_and_a_nul_is_a_422(client, admin_headers) -> None:
+    for body in ({"enabled": "yes", "reason": "typo"}, {"enabled": True, "reason": "a\u0000b"}):
+        refused = client.post("/admin/kill-switch", json=body, headers=admin_headers)
+        assert refused.status_code == 422, refused.text

@@ -22,6 +22,7 @@ from .audit import AuditLog
 from .settings import Settings
 
 log = logging.getLogger(__name__)
+SETUP_LOCK = 7_240_200  # advisory lock id: one replica creates the checkpoint tables at a time
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,12 @@ def open_checkpoints(settings: Settings, url: str) -> Iterator[Checkpoints]:
         stack.callback(pool.close)
         pool.wait(timeout=30)
         saver = PostgresSaver(pool)  # type: ignore[arg-type]
-        saver.setup()
+        with pool.connection() as conn:  # replicas starting together migrate one at a time
+            conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK,))
+            try:
+                saver.setup()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK,))
         audit = AuditLog(url)
         stack.callback(audit.close)
         yield Checkpoints(saver=saver, audit=audit, pool=pool)

@@ -9,8 +9,9 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -265,37 +266,26 @@ class MeteredEmbedder:
         self.inner, self.metrics = inner, metrics
         self.model, self.dimension = inner.model, inner.dimension
 
-    def _done(self, started: float) -> None:
+    @contextmanager
+    def _metered(self) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        except Exception as exc:
+            self.metrics.record_model_error("embeddings", self.model, exc)
+            raise
         self.metrics.record_model_call(
             "embeddings", self.model, RELEASE_ID.get(), time.perf_counter() - started
         )
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        started = time.perf_counter()
-        try:
-            vectors = self.inner.embed_documents(texts)
-        except Exception as exc:
-            self.metrics.record_model_error("embeddings", self.model, exc)
-            raise
-        self._done(started)
-        return vectors
+        with self._metered():
+            return self.inner.embed_documents(texts)
 
     def embed_query(self, text: str) -> np.ndarray:
-        started = time.perf_counter()
-        try:
-            vector = self.inner.embed_query(text)
-        except Exception as exc:
-            self.metrics.record_model_error("embeddings", self.model, exc)
-            raise
-        self._done(started)
-        return vector
+        with self._metered():
+            return self.inner.embed_query(text)
 
     async def aembed_query(self, text: str) -> np.ndarray:
-        started = time.perf_counter()
-        try:
-            vector = await self.inner.aembed_query(text)
-        except Exception as exc:
-            self.metrics.record_model_error("embeddings", self.model, exc)
-            raise
-        self._done(started)
-        return vector
+        with self._metered():
+            return await self.inner.aembed_query(text)
