@@ -4,6 +4,8 @@ answer changes what it should."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -86,6 +88,22 @@ def test_answers_reach_the_generated_project(baked: dict[str, BakeResult], key: 
     assert f"python:{answers['python_version']}-slim" in (project / "Dockerfile").read_text()
     for required in ("README.md", "Makefile", "Dockerfile", ".dockerignore", "releases.yaml"):
         assert (project / required).is_file(), f"{required} missing"
+
+
+@pytest.mark.parametrize("key", IDS)
+def test_what_make_leaves_behind_is_git_ignored(baked: dict[str, BakeResult], key: str) -> None:
+    """`git add -A` after `make test`/`make run` must not commit the venv, data or reports."""
+    project = baked[key].project
+    assert project is not None
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True, timeout=30)
+    leftovers = [".venv/bin/python", ".data/postgres/PG_VERSION", "eval/report.json",
+                 "src/x.egg-info/PKG-INFO", "src/x/__pycache__/a.pyc", "main.py.rej"]  # fmt: skip
+    done = subprocess.run(
+        ["git", "check-ignore", "--no-index", *leftovers], cwd=project,
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert sorted(done.stdout.split()) == sorted(leftovers)
+    shutil.rmtree(project / ".git")
 
 
 def test_rendered_records_answers_for_cruft(baked: dict[str, BakeResult]) -> None:
