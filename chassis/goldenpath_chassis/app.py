@@ -57,6 +57,8 @@ def build_platform(settings: PlatformSettings) -> Platform:
             settings.jwt_audience,
             settings.jwt_issuer,
             settings.outbound_timeout_seconds,
+            settings.api_key_tenants,
+            settings.api_key_secret_tenants,
         ),
         limiter=RateLimiter(settings.rate_limit),
         secrets=secrets,

@@ -43,6 +43,15 @@ class PlatformSettings(BaseSettings):
     api_key_hashes: list[str] = Field(
         default_factory=list, description="SHA-256 hex digests of accepted API keys."
     )
+    api_key_tenants: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Which tenants each API key may reach: SHA-256 digest -> tenants ('*': all)."
+        " A key in API_KEY_HASHES without an entry reaches no tenant.",
+    )
+    api_key_secret_tenants: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description="Tenants the `api_key` secret reaches (an operator key: all by default).",
+    )
     aws_region: str = "us-east-1"
     aws_endpoint_url: str | None = Field(
         default=None, description="Override the AWS endpoint (a local moto server in tests)."

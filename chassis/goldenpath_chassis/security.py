@@ -18,7 +18,7 @@ from limits import parse as parse_limit
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import RateLimited, Unauthorized
+from .errors import Forbidden, RateLimited, Unauthorized
 from .secrets import SecretStore
 
 log = logging.getLogger(__name__)
@@ -29,13 +29,34 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+ALL_TENANTS = "*"
+
+
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: a stable id for rate limits and sticky canary routing."""
+    """Who is calling: a stable id for rate limits and sticky canary routing, and the tenants
+    their credential is bound to (identity decides access, never a name the caller types)."""
 
     id: str
     scheme: str
     claims: dict[str, Any]
+    tenants: frozenset[str] = frozenset()
+
+    def may_access(self, tenant: str) -> bool:
+        return ALL_TENANTS in self.tenants or tenant in self.tenants
+
+    def require_tenant(self, tenant: str) -> None:
+        """Refuse (403) a tenant this caller's credential is not bound to."""
+        if not self.may_access(tenant):
+            raise Forbidden(f"tenant={tenant!r} is not a tenant this credential may reach")
+
+
+def jwt_tenants(claims: dict[str, Any]) -> frozenset[str]:
+    """Tenants named by a token's `tenant` (one) or `tenants` (a list) claim."""
+    named = claims.get("tenants", claims.get("tenant", []))
+    if isinstance(named, str):
+        named = [named]
+    return frozenset(str(item) for item in named if isinstance(item, str | int))
 
 
 class Authenticator:
@@ -55,9 +76,13 @@ class Authenticator:
         audience: str | None = None,
         issuer: str | None = None,
         timeout: float = 10.0,
+        key_tenants: dict[str, list[str]] | None = None,
+        secret_key_tenants: list[str] | None = None,
     ) -> None:
         self.mode = mode
         self.key_hashes = frozenset(key_hashes)
+        self.key_tenants = {k: frozenset(v) for k, v in (key_tenants or {}).items()}
+        self.secret_key_tenants = frozenset(secret_key_tenants or [ALL_TENANTS])
         self.secrets = secrets
         self.audience, self.issuer = audience, issuer
         self._jwks = jwt.PyJWKClient(jwks_url, timeout=max(1, int(timeout))) if jwks_url else None
@@ -74,20 +99,24 @@ class Authenticator:
         if self.mode == "jwt":
             return self._verify_jwt(token)
         digest = hash_key(token)
-        if not self._key_known(digest) and not (
-            self.secrets is not None and self.secrets.refresh_if_stale() and self._key_known(digest)
-        ):
+        tenants = self._key_tenants(digest)
+        if tenants is None and self.secrets is not None and self.secrets.refresh_if_stale():
+            tenants = self._key_tenants(digest)
+        if tenants is None:
             raise Unauthorized("the API key is not valid")
-        return Caller(id=f"key:{digest[:16]}", scheme="api-key", claims={})
+        return Caller(id=f"key:{digest[:16]}", scheme="api-key", claims={}, tenants=tenants)
 
-    def _key_known(self, digest: str) -> bool:
-        known = list(self.key_hashes)
+    def _key_tenants(self, digest: str) -> frozenset[str] | None:
+        """The tenants a known key reaches (empty when unbound); None for an unknown key."""
         if self.secrets is not None:
             value = self.secrets.get("api_key").get_secret_value()
             if value != self._secret_digest[0]:
                 self._secret_digest = (value, hash_key(value))
-            known.append(self._secret_digest[1])
-        return any(hmac.compare_digest(digest, item) for item in known)
+            if hmac.compare_digest(digest, self._secret_digest[1]):
+                return self.secret_key_tenants
+        if any(hmac.compare_digest(digest, item) for item in self.key_hashes):
+            return self.key_tenants.get(digest, frozenset())
+        return None
 
     def _verify_jwt(self, token: str) -> Caller:
         if self._jwks is None:
@@ -107,7 +136,9 @@ class Authenticator:
             raise Unauthorized("the bearer token could not be checked: JWKS unreachable") from None
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"the bearer token is not valid: {exc}") from None
-        return Caller(id=f"sub:{claims['sub']}", scheme="jwt", claims=claims)
+        return Caller(
+            id=f"sub:{claims['sub']}", scheme="jwt", claims=claims, tenants=jwt_tenants(claims)
+        )
 
 
 def bearer_matches(authorization: str | None, expected: str) -> bool:

@@ -81,6 +81,18 @@ async def read_note(scope: str, ctx: RequestContextDep, request: Request) -> Not
     return NoteResponse(scope=scope, text=text, cached=False)
 
 
+class TenantEcho(BaseModel):
+    tenant: str
+    caller: str
+
+
+@router.get("/tenants/{tenant}", response_model=TenantEcho)
+async def tenant_echo(tenant: str, ctx: RequestContextDep) -> TenantEcho:
+    """Reached only by callers whose credential is bound to the tenant."""
+    ctx.caller.require_tenant(tenant)
+    return TenantEcho(tenant=tenant, caller=ctx.caller.id)
+
+
 @router.delete("/notes/{scope}", status_code=204)
 def change_note(scope: str, ctx: RequestContextDep, request: Request) -> None:
     request.app.state.cache.invalidate(scope)

@@ -19,6 +19,7 @@ import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
+from minimal_service import create_app
 
 from goldenpath_chassis import security
 from goldenpath_chassis.app import create_platform_app
@@ -242,3 +243,34 @@ def test_a_422_never_echoes_a_secret_shaped_value(client, auth_headers, domain_c
                               headers=auth_headers)  # fmt: skip
     assert response.status_code == 422
     assert leaked not in response.text and "REDACTED" in response.text
+
+
+def test_an_api_key_reaches_only_the_tenants_it_is_bound_to(settings) -> None:
+    from goldenpath_chassis.security import hash_key
+
+    bound, unbound = "key-for-alpha-0001", "key-for-nobody-002"
+    configured = settings.model_copy(update={
+        "api_key_hashes": [hash_key(bound), hash_key(unbound)],
+        "api_key_tenants": {hash_key(bound): ["alpha"]},
+    })  # fmt: skip
+    with TestClient(create_app(configured)) as client:
+
+        def status(key: str, tenant: str) -> int:
+            return client.get(f"/v1/tenants/{tenant}", headers={"X-API-Key": key}).status_code
+
+        assert status(bound, "alpha") == 200
+        assert status(bound, "bravo") == 403
+        assert status(unbound, "alpha") == 403
+        assert status("dev-api-key", "bravo") == 200  # the operator key: every tenant
+        refused = client.get("/v1/tenants/bravo", headers={"X-API-Key": bound}).json()
+        assert refused["detail"] == "tenant='bravo' is not a tenant this credential may reach"
+
+
+def test_a_token_reaches_the_tenants_its_claims_name() -> None:
+    from goldenpath_chassis.security import Caller, jwt_tenants
+
+    assert jwt_tenants({"tenant": "alpha"}) == {"alpha"}
+    assert jwt_tenants({"tenants": ["alpha", "bravo"]}) == {"alpha", "bravo"}
+    assert jwt_tenants({}) == frozenset()
+    caller = Caller("sub:x", "jwt", {}, jwt_tenants({"tenant": "alpha"}))
+    assert caller.may_access("alpha") and not caller.may_access("bravo")

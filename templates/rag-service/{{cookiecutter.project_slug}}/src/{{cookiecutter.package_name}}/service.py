@@ -24,7 +24,7 @@ from .generation import Answer, Generator, build_generator
 from .ingest import IngestReport, ParsedDocument, RawDocument, SkipDocument, parse
 from .platform.cache import EpochCache, SharedEpochs
 from .platform.context import Platform
-from .platform.errors import BadRequest, Forbidden, Unprocessable
+from .platform.errors import BadRequest, Unprocessable
 from .platform.guardrails import PATTERNS, redact_pii, screen, screening
 from .platform.metrics import ServiceMetrics
 from .platform.redaction import REDACT
@@ -259,9 +259,8 @@ class RagService:
                 f"question: {len(question)} characters is over the limit of {limit}",
                 field="question",
             )
-        claimed = caller.claims.get("tenant") if caller else None
-        if claimed is not None and claimed != tenant:
-            raise Forbidden(f"tenant={tenant!r} is not the tenant of this caller")
+        if caller is not None:  # identity decides access: the key's or token's tenants
+            caller.require_tenant(tenant)
         verdict = screen(question)
         if verdict.flagged:
             self.flagged_questions.labels(verdict.category).inc()

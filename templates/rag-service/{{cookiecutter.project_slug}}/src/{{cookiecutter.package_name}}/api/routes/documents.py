@@ -18,6 +18,7 @@ TenantQuery = Annotated[str, Query(pattern=TENANT)]
 @router.post("")
 def ingest_documents(body: IngestRequest, service: ServiceDep, ctx: RequestContextDep) -> Any:
     """Add or replace documents; unchanged ones are skipped. Returns the ingestion report."""
+    ctx.caller.require_tenant(body.tenant)
     settings = service.settings
     if body.s3_uri:
         found = iter_location(
@@ -30,6 +31,7 @@ def ingest_documents(body: IngestRequest, service: ServiceDep, ctx: RequestConte
 
 @router.get("")
 def list_documents(tenant: TenantQuery, service: ServiceDep, ctx: RequestContextDep) -> Any:
+    ctx.caller.require_tenant(tenant)
     return {"tenant": tenant, "documents": service.list_documents(tenant)}
 
 
@@ -41,5 +43,6 @@ def delete_document(
     ctx: RequestContextDep,
 ) -> Any:
     """Remove a document and all its chunks; cached answers of the tenant are dropped."""
+    ctx.caller.require_tenant(tenant)
     service.delete_document(tenant, source)
     return {"tenant": tenant, "deleted": source}
