@@ -201,3 +201,36 @@ def test_the_body_limit_admits_the_largest_document_the_api_advertises(
 def test_a_body_limit_below_the_document_limit_is_refused_naming_both():
     with pytest.raises(ValueError, match="max_body_bytes=1048576 is below what max_document_bytes"):
         Settings(max_body_bytes=1_048_576, max_document_bytes=20_000_000)
+
+
+def test_a_control_character_in_a_source_is_a_422_and_nothing_is_stored(
+    client, auth_headers, tenant
+):
+    body = {"tenant": tenant, "documents": [
+        {"source": "good.md", "text": "A valid document."},
+        {"source": "bad\u0000name.md", "text": "Its name holds a NUL."},
+    ]}  # fmt: skip
+    response = client.post("/v1/documents", json=body, headers=auth_headers)
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == (
+        "documents.1.source"
+    )
+    listed = client.get(f"/v1/documents?tenant={tenant}", headers=auth_headers).json()
+    assert listed["documents"] == []  # refused whole: resend after fixing the name
+    again = client.get("/healthz")  # the connection and the service are fine
+    assert again.status_code == 200
+
+
+def test_an_s3_prefix_without_credentials_is_a_502_naming_the_uri(
+    client, auth_headers, tenant, monkeypatch
+):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # never ask beyond this machine
+    body = {"tenant": tenant, "s3_uri": "s3://docs-bucket/kb/"}
+    response = client.post("/v1/documents", json=body, headers=auth_headers)
+    assert response.status_code == 502, response.text
+    assert response.json()["detail"].startswith(
+        "s3_uri='s3://docs-bucket/kb/' could not be read: NoCredentialsError"
+    )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .platform.errors import BadRequest
+from .platform.errors import BadRequest, UpstreamError
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def parse(raw: RawDocument) -> ParsedDocument:
         else:
             text = decoded
             title = _first_heading(text) if content_type == "text/markdown" else ""
-    text = text.strip()
+    text = text.replace("\x00", "").strip()  # PostgreSQL text cannot hold NUL (PDFs carry it)
     if not text:
         raise SkipDocument("no text found in the document")
     return ParsedDocument(raw.source, title or _first_line(text), text, content_type)
@@ -193,11 +193,22 @@ def _iter_s3(
     uri: str, max_bytes: int, region: str, endpoint_url: str | None
 ) -> Iterator[RawDocument | tuple[str, str]]:
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, _, prefix = uri[len("s3://") :].partition("/")
     if not bucket:
         raise BadRequest(f"uri={uri!r} names no bucket: use s3://bucket/prefix")
     s3 = boto3.client("s3", region_name=region, endpoint_url=endpoint_url)
+    try:
+        yield from _s3_documents(s3, uri, bucket, prefix, max_bytes)
+    except (BotoCoreError, ClientError) as exc:  # no credentials, access denied, no bucket
+        detail = f"s3_uri={uri!r} could not be read: {type(exc).__name__}: {exc}"
+        raise UpstreamError(detail) from None
+
+
+def _s3_documents(
+    s3: Any, uri: str, bucket: str, prefix: str, max_bytes: int
+) -> Iterator[RawDocument | tuple[str, str]]:
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     for page in pages:
         for item in page.get("Contents", []):

@@ -32,7 +32,12 @@ class QueryRequest(BaseModel):
 
 class DocumentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    source: str = Field(min_length=1, max_length=1024, description="Identifies it in the tenant.")
+    source: str = Field(
+        min_length=1,
+        max_length=1024,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="Identifies it in the tenant: no control characters (NUL, newlines).",
+    )
     text: str | None = Field(default=None, description="Text, Markdown or HTML content.")
     content_base64: str | None = Field(default=None, description="Any supported file, base64.")
     content_type: str | None = Field(default=None, description="Default: from the extension.")
