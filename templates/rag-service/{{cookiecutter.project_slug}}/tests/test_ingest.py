@@ -13,11 +13,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import HANDBOOK, ingest
+from fastapi.testclient import TestClient
 from moto import mock_aws
 
 from {{ cookiecutter.package_name }}.chunking import Chunk
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.ingest import RawDocument, SkipDocument, iter_location, parse
+from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.store import DocumentWrite
 
@@ -221,15 +223,18 @@ def test_a_control_character_in_a_source_is_a_422_and_nothing_is_stored(
 
 
 def test_an_s3_prefix_without_credentials_is_a_502_naming_the_uri(
-    client, auth_headers, tenant, monkeypatch
+    settings, auth_headers, tenant, monkeypatch
 ):
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # never ask beyond this machine
-    body = {"tenant": tenant, "s3_uri": "s3://docs-bucket/kb/"}
-    response = client.post("/v1/documents", json=body, headers=auth_headers)
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # no credentials cached by other tests
+    local = settings.model_copy(update={"aws_endpoint_url": "http://127.0.0.1:9"})  # closed
+    with TestClient(create_app(local)) as client:
+        body = {"tenant": tenant, "s3_uri": "s3://docs-bucket/kb/"}
+        response = client.post("/v1/documents", json=body, headers=auth_headers)
     assert response.status_code == 502, response.text
     assert response.json()["detail"].startswith(
         "s3_uri='s3://docs-bucket/kb/' could not be read: NoCredentialsError"
