@@ -114,6 +114,23 @@ def check_slos(answers: dict) -> None:
         )
 
 
+def check_agent_limits(answers: dict) -> None:
+    if "approval_ttl_minutes" in answers:
+        allowed = "a whole number of minutes from 1 to 10080 (a week)"
+        value = str(answers["approval_ttl_minutes"]).strip()
+        if not value.isdigit():
+            raise Refusal("approval_ttl_minutes", answers["approval_ttl_minutes"], allowed)
+        _number("approval_ttl_minutes", value, 1, 10080, allowed)
+    if "run_budget_usd" in answers:
+        _number(
+            "run_budget_usd",
+            answers["run_budget_usd"],
+            0.01,
+            10000,
+            "US dollars from 0.01 to 10000, such as 1.00",
+        )
+
+
 def check_choices(answers: dict) -> None:
     """Choice answers given with --no-input or extra context bypass the prompt's menu."""
     for field, allowed in OPTIONS.items():
@@ -149,6 +166,7 @@ CHECKS: list[Callable[[dict], None]] = [
     check_owner,
     lambda a: check_region(a["aws_region"]),
     check_slos,
+    check_agent_limits,
     check_combinations,
 ]
 

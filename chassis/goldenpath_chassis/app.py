@@ -59,6 +59,8 @@ def build_platform(settings: PlatformSettings) -> Platform:
             settings.outbound_timeout_seconds,
             settings.api_key_tenants,
             settings.api_key_secret_tenants,
+            settings.api_key_roles,
+            settings.api_key_secret_roles,
         ),
         limiter=RateLimiter(settings.rate_limit),
         secrets=secrets,

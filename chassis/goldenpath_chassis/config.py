@@ -52,6 +52,14 @@ class PlatformSettings(BaseSettings):
         default_factory=lambda: ["*"],
         description="Tenants the `api_key` secret reaches (an operator key: all by default).",
     )
+    api_key_roles: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Roles each API key carries (e.g. approver): SHA-256 digest -> roles."
+        " JWTs carry theirs in a `roles` claim.",
+    )
+    api_key_secret_roles: list[str] = Field(
+        default_factory=list, description="Roles the `api_key` secret carries (none by default)."
+    )
     aws_region: str = "us-east-1"
     aws_endpoint_url: str | None = Field(
         default=None, description="Override the AWS endpoint (a local moto server in tests)."

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .redaction import REDACT
@@ -84,6 +85,50 @@ class UpstreamError(ServiceError):
     status, title = 502, "Upstream model or service failed"
 
 
+class Problem(BaseModel):
+    """An RFC 9457 problem: the body of every error response (extensions allowed)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str = ""
+
+
+TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
+          409: "Conflict", 413: "Payload too large", 422: "Unprocessable content",
+          429: "Too many requests", 502: "Bad gateway", 503: "Service unavailable"}  # fmt: skip
+AUTH_ERRORS = (401, 403, 422, 429, 503)  # what any authenticated route may answer
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for a route: each status as problem+json, so the document says
+    what the route really answers (schemathesis-style conformance checks read it)."""
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {
+        status: {"description": TITLES.get(status, "Error"),
+                 "content": {PROBLEM_JSON: {"schema": schema}}}
+        for status in sorted(set(statuses) | set(AUTH_ERRORS))
+    }  # fmt: skip
+
+
+def register_problem_schema(app: FastAPI) -> None:
+    """Put `Problem` into the OpenAPI components that `problem_responses` refers to."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = original()
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Problem"] = Problem.model_json_schema()
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def problem(status: int, title: str, detail: str, request: Request, **ext: Any) -> JSONResponse:
     """An RFC 9457 body; every text in it passes the redactor (no secret leaves in an error)."""
     body = {"type": "about:blank", "title": title, "status": status, "detail": REDACT(detail)}
@@ -129,7 +174,8 @@ def _validation_detail(exc: RequestValidationError) -> tuple[int, str, list[dict
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Map every error to problem+json, once, for the whole app."""
+    """Map every error to problem+json, once, for the whole app (and document its shape)."""
+    register_problem_schema(app)
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:

@@ -41,9 +41,18 @@ class Caller:
     scheme: str
     claims: dict[str, Any]
     tenants: frozenset[str] = frozenset()
+    roles: frozenset[str] = frozenset()
 
     def may_access(self, tenant: str) -> bool:
         return ALL_TENANTS in self.tenants or tenant in self.tenants
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+    def require_role(self, role: str, action: str) -> None:
+        """Refuse (403) an action that needs a role this credential does not carry."""
+        if not self.has_role(role):
+            raise Forbidden(f"{action} needs the {role!r} role, which this credential lacks")
 
     def require_tenant(self, tenant: str) -> None:
         """Refuse (403) a tenant this caller's credential is not bound to."""
@@ -57,6 +66,14 @@ def jwt_tenants(claims: dict[str, Any]) -> frozenset[str]:
     if isinstance(named, str):
         named = [named]
     return frozenset(str(item) for item in named if isinstance(item, str | int))
+
+
+def jwt_roles(claims: dict[str, Any]) -> frozenset[str]:
+    """Roles named by a token's `roles` claim (a list, or one space-separated string)."""
+    named = claims.get("roles", [])
+    if isinstance(named, str):
+        named = named.split()
+    return frozenset(str(item) for item in named if isinstance(item, str))
 
 
 class Authenticator:
@@ -78,11 +95,15 @@ class Authenticator:
         timeout: float = 10.0,
         key_tenants: dict[str, list[str]] | None = None,
         secret_key_tenants: list[str] | None = None,
+        key_roles: dict[str, list[str]] | None = None,
+        secret_key_roles: list[str] | None = None,
     ) -> None:
         self.mode = mode
         self.key_hashes = frozenset(key_hashes)
         self.key_tenants = {k: frozenset(v) for k, v in (key_tenants or {}).items()}
         self.secret_key_tenants = frozenset(secret_key_tenants or [ALL_TENANTS])
+        self.key_roles = {k: frozenset(v) for k, v in (key_roles or {}).items()}
+        self.secret_key_roles = frozenset(secret_key_roles or [])
         self.secrets = secrets
         self.audience, self.issuer = audience, issuer
         self._jwks = jwt.PyJWKClient(jwks_url, timeout=max(1, int(timeout))) if jwks_url else None
@@ -99,23 +120,27 @@ class Authenticator:
         if self.mode == "jwt":
             return self._verify_jwt(token)
         digest = hash_key(token)
-        tenants = self._key_tenants(digest)
-        if tenants is None and self.secrets is not None and self.secrets.refresh_if_stale():
-            tenants = self._key_tenants(digest)
-        if tenants is None:
+        grant = self._key_grant(digest)
+        if grant is None and self.secrets is not None and self.secrets.refresh_if_stale():
+            grant = self._key_grant(digest)
+        if grant is None:
             raise Unauthorized("the API key is not valid")
-        return Caller(id=f"key:{digest[:16]}", scheme="api-key", claims={}, tenants=tenants)
+        tenants, roles = grant
+        return Caller(
+            id=f"key:{digest[:16]}", scheme="api-key", claims={}, tenants=tenants, roles=roles
+        )
 
-    def _key_tenants(self, digest: str) -> frozenset[str] | None:
-        """The tenants a known key reaches (empty when unbound); None for an unknown key."""
+    def _key_grant(self, digest: str) -> tuple[frozenset[str], frozenset[str]] | None:
+        """(tenants, roles) of a known key (empty when unbound); None for an unknown key."""
         if self.secrets is not None:
             value = self.secrets.get("api_key").get_secret_value()
             if value != self._secret_digest[0]:
                 self._secret_digest = (value, hash_key(value))
             if hmac.compare_digest(digest, self._secret_digest[1]):
-                return self.secret_key_tenants
+                return self.secret_key_tenants, self.secret_key_roles
         if any(hmac.compare_digest(digest, item) for item in self.key_hashes):
-            return self.key_tenants.get(digest, frozenset())
+            tenants = self.key_tenants.get(digest, frozenset())
+            return tenants, self.key_roles.get(digest, frozenset())
         return None
 
     def _verify_jwt(self, token: str) -> Caller:
@@ -137,7 +162,11 @@ class Authenticator:
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"the bearer token is not valid: {exc}") from None
         return Caller(
-            id=f"sub:{claims['sub']}", scheme="jwt", claims=claims, tenants=jwt_tenants(claims)
+            id=f"sub:{claims['sub']}",
+            scheme="jwt",
+            claims=claims,
+            tenants=jwt_tenants(claims),
+            roles=jwt_roles(claims),
         )
 
 

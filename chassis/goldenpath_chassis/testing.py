@@ -9,12 +9,19 @@ per test keeps each test's release state, kill switch and audit its own (millise
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from fastapi import FastAPI
@@ -30,6 +37,59 @@ def world_readable_dir(prefix: str) -> Path:
     folder = Path(tempfile.mkdtemp(prefix=prefix))
     folder.chmod(0o755)
     return folder
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServiceProcess:
+    """One real replica for fleet, concurrency and crash tests: `python -m uvicorn --factory
+    <app>` on 127.0.0.1, settings from the environment, as a deploy would run it."""
+
+    def __init__(
+        self, app: str, env: dict[str, str], log: Path, cwd: Path, pythonpath: str = ""
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._log = log.open("ab")
+        paths = os.pathsep.join(p for p in (pythonpath, os.environ.get("PYTHONPATH", "")) if p)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1",
+             "--port", str(self.port), "--no-access-log"],
+            env={**os.environ, "ENVIRONMENT": "test", "PYTHONPATH": paths, **env},
+            stdout=self._log, stderr=subprocess.STDOUT, cwd=cwd,
+        )  # fmt: skip
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"replica exited with {self.process.returncode}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"replica on port {self.port} not ready in {timeout} s")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as when a node dies or the OOM killer strikes."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self._log.close()
 
 
 @pytest.fixture(scope="session")

@@ -274,3 +274,24 @@ def test_a_token_reaches_the_tenants_its_claims_name() -> None:
     assert jwt_tenants({}) == frozenset()
     caller = Caller("sub:x", "jwt", {}, jwt_tenants({"tenant": "alpha"}))
     assert caller.may_access("alpha") and not caller.may_access("bravo")
+
+
+def test_roles_come_from_the_key_configuration_or_the_token_claim() -> None:
+    from goldenpath_chassis.errors import Forbidden
+    from goldenpath_chassis.security import Authenticator, hash_key, jwt_roles
+
+    approver, plain = "key-approver-0001", "key-plain-000002"
+    auth = Authenticator(
+        "api-key",
+        [hash_key(approver), hash_key(plain)],
+        key_tenants={hash_key(approver): ["alpha"], hash_key(plain): ["alpha"]},
+        key_roles={hash_key(approver): ["approver"]},
+    )
+    assert auth.authenticate(None, approver).roles == {"approver"}
+    caller = auth.authenticate(None, plain)
+    assert caller.roles == frozenset()
+    with pytest.raises(Forbidden, match="approving needs the 'approver' role"):
+        caller.require_role("approver", "approving")
+    assert jwt_roles({"roles": ["approver", "viewer"]}) == {"approver", "viewer"}
+    assert jwt_roles({"roles": "approver viewer"}) == {"approver", "viewer"}
+    assert jwt_roles({}) == frozenset()

@@ -21,12 +21,61 @@ from typing import Any
 import pytest
 
 from {{ cookiecutter.package_name }}.agent.systems import open_system
+from {{ cookiecutter.package_name }}.platform.security import hash_key
 from {{ cookiecutter.package_name }}.settings import Settings
 
 # app, client, auth_headers, admin_headers; a session PostgreSQL and a database per test
 pytest_plugins = ["platform_fixtures", "{{ cookiecutter.package_name }}.platform.testing"]
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Callers: the development key (auth_headers: every tenant, no role) starts runs in the
+# default tenant; an approver of the same tenants; a caller of another tenant (an approver
+# there, so only the tenant check stops it).
+APPROVER_KEY = "test-approver-key-0002"
+ACME_KEY = "test-acme-user-key-0003"
+GLOBEX_KEY = "test-globex-approver-04"
+KEY_SETTINGS: dict[str, Any] = {
+    "api_key_hashes": [hash_key(k) for k in (APPROVER_KEY, ACME_KEY, GLOBEX_KEY)],
+    "api_key_tenants": {
+        hash_key(APPROVER_KEY): ["default"],
+        hash_key(ACME_KEY): ["acme"],
+        hash_key(GLOBEX_KEY): ["globex"],
+    },
+    "api_key_roles": {hash_key(APPROVER_KEY): ["approver"], hash_key(GLOBEX_KEY): ["approver"]},
+}
+
+
+@pytest.fixture
+def approver_headers() -> dict[str, str]:
+    return {"X-API-Key": APPROVER_KEY}
+
+
+@pytest.fixture
+def acme_headers() -> dict[str, str]:
+    return {"X-API-Key": ACME_KEY}
+
+
+@pytest.fixture
+def globex_headers() -> dict[str, str]:
+    return {"X-API-Key": GLOBEX_KEY}
+
+
+def pending_decisions(run: dict[str, Any], action: str, message: str, **extra: Any) -> dict:
+    """A decision body for every call the run waits on, bound to the hashes it shows."""
+    calls = run["pending_approval"]["tool_calls"]
+    return {
+        "decisions": [
+            {"tool_call_id": c["id"], "action": action, "args_hash": c["args_hash"],
+             "message": message, **extra}
+            for c in calls
+        ]
+    }  # fmt: skip
+
+
+@pytest.fixture
+def decision_body() -> Callable[..., dict]:
+    return pending_decisions
 
 
 @dataclass(frozen=True)
@@ -45,6 +94,9 @@ class Examples:
     unknown: Example  # a read of something the system does not have (a tool error)
     lookup_tool: str
     risky_tool: str
+    risky_edit: dict[str, Any]  # what an approver changes the risky call's arguments to
+    risky_edit_done: Callable[[Any], bool]  # whether the edited call is what really ran
+    injection: str  # a task whose tool result carries an instruction planted in the data
 
 {% if cookiecutter.tool_set == "ops" %}
 EXAMPLES = Examples(
@@ -62,6 +114,9 @@ EXAMPLES = Examples(
     unknown=Example("What is the status of billing?", [("service_status", {"service": "billing"})]),
     lookup_tool="service_status",
     risky_tool="scale_deployment",
+    risky_edit={"service": "checkout", "replicas": 4},
+    risky_edit_done=lambda system: system.get("checkout")["replicas"] == 4,
+    injection="What is the status of checkout?",
 )  # fmt: skip
 
 
@@ -82,6 +137,9 @@ EXAMPLES = Examples(
     unknown=Example("Where is order Z-9999?", [("lookup_order", {"order_id": "Z-9999"})]),
     lookup_tool="lookup_order",
     risky_tool="issue_refund",
+    risky_edit={"order_id": "A-1001", "reason": "partial refund", "amount": 5.0},
+    risky_edit_done=lambda system: system.get("A-1001")["refunded"] == 5.0,
+    injection="Where is order A-1002?",
 )  # fmt: skip
 
 
@@ -258,6 +316,7 @@ def settings(
         model_max_retries=0,
         database_url=database_url,
         database_pool_size=4,
+        **KEY_SETTINGS,
 {%- if cookiecutter.llm == "openai-compatible" %}
         openai_base_url=f"{model_server.url}/v1",
 {%- elif cookiecutter.llm == "bedrock" %}
@@ -281,7 +340,9 @@ def system(settings: Settings) -> Iterator[Any]:
 
 
 @pytest.fixture
-def exercise(examples: Examples, admin_headers: dict[str, str]) -> Callable[[Any, dict], None]:
+def exercise(
+    examples: Examples, admin_headers: dict[str, str], approver_headers: dict[str, str]
+) -> Callable[[Any, dict], None]:
     """The domain calls the monitoring contract runs before it scrapes: a run with a tool
     call, a risky run{% if cookiecutter.human_approval == "y" %} approved by a human{% endif %}, and a run under the kill switch."""
 
@@ -292,8 +353,10 @@ def exercise(examples: Examples, admin_headers: dict[str, str]) -> Callable[[Any
         assert risky.status_code == 200, risky.text
 {%- if cookiecutter.human_approval == "y" %}
         thread_id = risky.json()["thread_id"]
-        decision = {"approved": True, "reason": "contract: approved"}
-        approved = client.post(f"/v1/runs/{thread_id}/approval", json=decision, headers=headers)
+        decision = pending_decisions(risky.json(), "approve", "contract: approved")
+        approved = client.post(
+            f"/v1/runs/{thread_id}/decisions", json=decision, headers=approver_headers
+        )
         assert approved.status_code == 200, approved.text
 {%- endif %}
         change = {"enabled": True, "reason": "contract: fallback path"}

@@ -4,16 +4,16 @@ never checkpointed, so it may hold live clients: the planner, the system, the au
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from langchain_core.messages import AIMessage, AnyMessage
 
 from ..audit import AuditLog
 from ..telemetry import AgentMetrics
+from .limits import Limits
 from .systems import {{ "Deployments" if cookiecutter.tool_set == "ops" else "Orders" }}
-
-DEFAULT_MAX_STEPS = 6
 
 
 class PlannerUnavailable(RuntimeError):
@@ -39,9 +39,15 @@ class Context:
     planner: Planner
     system: {{ "Deployments" if cookiecutter.tool_set == "ops" else "Orders" }}
     system_prompt: str = ""
-    max_steps: int = DEFAULT_MAX_STEPS
+    limits: Limits = field(default_factory=Limits)
+    prices: dict[str, Any] = field(default_factory=dict)  # the release's usd_per_1k_* config
     release: str = "-"
     actor: str = "-"
+    tenant: str = "default"
     audit: AuditLog | None = None
     metrics: AgentMetrics | None = None
     kill_switch: Callable[[], bool] = _off  # read at each risky call, not once per run
+    human_approval: bool = True
+    autonomous_tools: frozenset[str] = frozenset()
+    approval_ttl_seconds: float = 3600.0
+    executor: ThreadPoolExecutor | None = None  # runs tools under their timeout

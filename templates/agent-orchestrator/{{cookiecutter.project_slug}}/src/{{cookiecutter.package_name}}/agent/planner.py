@@ -156,7 +156,7 @@ from langchain_openai import ChatOpenAI
 from ..platform.releases import Release
 from ..settings import Settings
 from .context import Planner, PlannerUnavailable
-from .tools import TOOLS
+from .tools import definitions
 
 {% if cookiecutter.llm == "openai-compatible" -%}
 UPSTREAM_ERRORS: tuple[type[Exception], ...] = (openai.APIError,)
@@ -173,7 +173,7 @@ class ChatPlanner:
     def __init__(self, model: str, chat: BaseChatModel) -> None:
         self.model = model
         self.label = f"{self.system}:{model}"
-        self._chat: Runnable[Any, Any] = chat.bind_tools(TOOLS)
+        self._chat: Runnable[Any, Any] = chat.bind_tools(definitions())
 
     def plan(self, system_prompt: str, messages: Sequence[AnyMessage]) -> AIMessage:
         try:

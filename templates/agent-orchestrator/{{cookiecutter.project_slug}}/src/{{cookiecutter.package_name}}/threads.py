@@ -1,0 +1,185 @@
+"""Who owns a thread, who decided each call, and which run holds a thread: in the service's
+PostgreSQL, so every replica agrees.
+
+- A thread belongs to a tenant and to the caller who started it. Its checkpoint key is
+  `<tenant>/<thread_id>`, so another tenant's thread of the same name is another thread: a
+  read, post or decision from another tenant finds nothing (404).
+- A decision is taken once per call: the first INSERT wins (compare-and-set on the primary
+  key); every later one gets 409 naming the decision already taken.
+- A run holds its thread's advisory lock while it executes, so a thread is never resumed
+  twice at once (LangGraph Server's multitask "reject" policy). The lock is a session lock:
+  a replica that dies releases it with its connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from .platform.errors import Conflict
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS agent_threads (
+    thread_key text PRIMARY KEY,
+    tenant     text NOT NULL,
+    thread_id  text NOT NULL,
+    owner      text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS agent_decisions (
+    thread_key   text NOT NULL,
+    tool_call_id text NOT NULL,
+    action       text NOT NULL,
+    actor        text NOT NULL,
+    args_hash    text NOT NULL,
+    decided_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (thread_key, tool_call_id)
+);
+"""
+LOCK_SPACE = 7_240_201  # advisory lock class of run locks (objid: hashtext(thread_key))
+SETUP_LOCK = 7_240_202
+
+
+@dataclass(frozen=True)
+class Thread:
+    key: str
+    tenant: str
+    thread_id: str
+    owner: str
+
+
+@dataclass(frozen=True)
+class TakenDecision:
+    action: str
+    actor: str
+    decided_at: datetime
+
+    def describe(self) -> str:
+        done = {"approve": "approved", "edit": "edited", "reject": "rejected"}.get(
+            self.action, self.action
+        )
+        return f"{done} by {self.actor} at {self.decided_at.isoformat()}"
+
+
+def thread_key(tenant: str, thread_id: str) -> str:
+    return f"{tenant}/{thread_id}"
+
+
+class ThreadStore:
+    def __init__(self, url: str, pool_size: int = 8) -> None:
+        self._pool: ConnectionPool[Any] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            open=True,
+            name="agent-threads",
+            kwargs={"autocommit": True, "row_factory": dict_row},
+        )
+        self._pool.wait(timeout=30)
+        with self._pool.connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK,))
+            try:
+                conn.execute(SCHEMA)
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK,))
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def claim(self, tenant: str, thread_id: str, owner: str) -> Thread:
+        """The thread, created for `owner` if it is new (an existing one keeps its owner)."""
+        key = thread_key(tenant, thread_id)
+        with self._pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO agent_threads (thread_key, tenant, thread_id, owner)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (thread_key) DO NOTHING",
+                (key, tenant, thread_id, owner),
+            )
+        found = self.get(tenant, thread_id)
+        assert found is not None
+        return found
+
+    def get(self, tenant: str, thread_id: str) -> Thread | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT thread_key, tenant, thread_id, owner FROM agent_threads"
+                " WHERE thread_key = %s",
+                (thread_key(tenant, thread_id),),
+            ).fetchone()
+        if row is None:
+            return None
+        return Thread(row["thread_key"], row["tenant"], row["thread_id"], row["owner"])
+
+    def decide(
+        self, key: str, decisions: list[tuple[str, str, str, str]]
+    ) -> dict[str, TakenDecision]:
+        """Record (call id, action, actor, args hash) decisions in one transaction, all or
+        none; returns the decisions already taken for any of these calls (then nothing is
+        recorded)."""
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                for call_id, action, actor, digest in decisions:
+                    inserted = conn.execute(
+                        "INSERT INTO agent_decisions (thread_key, tool_call_id, action, actor,"
+                        " args_hash) VALUES (%s, %s, %s, %s, %s)"
+                        " ON CONFLICT (thread_key, tool_call_id) DO NOTHING RETURNING 1",
+                        (key, call_id, action, actor, digest),
+                    ).fetchone()
+                    if inserted is None:  # taken already, or by a concurrent decision
+                        raise _Lost()
+        except _Lost:
+            return self.taken(key, [d[0] for d in decisions])
+        return {}
+
+    def taken(self, key: str, call_ids: list[str]) -> dict[str, TakenDecision]:
+        with self._pool.connection() as conn:
+            return self._taken(conn, key, call_ids)
+
+    @staticmethod
+    def _taken(conn: Any, key: str, call_ids: list[str]) -> dict[str, TakenDecision]:
+        rows = conn.execute(
+            "SELECT tool_call_id, action, actor, decided_at FROM agent_decisions"
+            " WHERE thread_key = %s AND tool_call_id = ANY(%s)",
+            (key, call_ids),
+        ).fetchall()
+        return {
+            r["tool_call_id"]: TakenDecision(r["action"], r["actor"], r["decided_at"]) for r in rows
+        }
+
+    @contextmanager
+    def run_lock(self, key: str) -> Iterator[None]:
+        """Hold the thread while a run executes; 409 at once if another run holds it."""
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT pg_try_advisory_lock(%s, hashtext(%s)) AS locked", (LOCK_SPACE, key)
+            ).fetchone()
+            if not row or not row["locked"]:
+                raise Conflict(
+                    f"thread_id={key.split('/', 1)[1]!r} has a run in progress (started by"
+                    " another request): wait for it to finish, then read the thread",
+                    thread_id=key.split("/", 1)[1],
+                )
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (LOCK_SPACE, key))
+
+    def running(self, key: str) -> bool:
+        """Whether a run holds the thread now (on any replica)."""
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND classid = %s::oid AND objid = hashtext(%s)::oid AND objsubid = 2",
+                (LOCK_SPACE, key),
+            ).fetchone()
+        return bool(row and row["n"])
+
+
+class _Lost(Exception):
+    """A concurrent decision won the compare-and-set; the caller re-reads and answers 409."""
