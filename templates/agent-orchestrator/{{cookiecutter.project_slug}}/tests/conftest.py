@@ -6,8 +6,9 @@ a local {{ "OpenAI-compatible" if cookiecutter.llm == "openai-compatible" else "
 
 from __future__ import annotations
 
-{% if cookiecutter.llm != "scripted" -%}
 import json
+import os
+{% if cookiecutter.llm != "scripted" -%}
 import threading
 {% endif -%}
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ import pytest
 
 from {{ cookiecutter.package_name }}.agent.systems import open_system
 from {{ cookiecutter.package_name }}.platform.security import hash_key
+from {{ cookiecutter.package_name }}.platform.testing import ServiceProcess
 from {{ cookiecutter.package_name }}.settings import Settings
 
 # app, client, auth_headers, admin_headers; a session PostgreSQL and a database per test
@@ -323,6 +325,51 @@ def settings(
         bedrock_endpoint_url=model_server.url,
 {%- endif %}
     )
+
+
+def service_env(settings: Settings) -> dict[str, str]:
+    """The settings as a deploy passes them: environment variables (JSON for lists/maps)."""
+    env = {
+        "DATA_DIR": str(settings.data_dir),
+        "RELEASES_PATH": str(settings.releases_path),
+        "MODEL_MAX_RETRIES": "0",
+        "DATABASE_URL": settings.database_url.get_secret_value() if settings.database_url else "",
+        "DATABASE_POOL_SIZE": str(settings.database_pool_size),
+        "API_KEY_HASHES": json.dumps(settings.api_key_hashes),
+        "API_KEY_TENANTS": json.dumps(settings.api_key_tenants),
+        "API_KEY_ROLES": json.dumps(settings.api_key_roles),
+        "LOG_LEVEL": "WARNING",
+    }
+{%- if cookiecutter.llm == "openai-compatible" %}
+    env["OPENAI_BASE_URL"] = settings.openai_base_url
+{%- elif cookiecutter.llm == "bedrock" %}
+    env["BEDROCK_ENDPOINT_URL"] = settings.bedrock_endpoint_url or ""
+{%- endif %}
+    return env
+
+
+@pytest.fixture
+def replicas(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., list[ServiceProcess]]]:
+    """Start real uvicorn replicas of this service sharing the test's database and data_dir."""
+    started: list[ServiceProcess] = []
+
+    def start(count: int = 1, app: str = "{{ cookiecutter.package_name }}.main:create_app",
+              **env: str | None) -> list[ServiceProcess]:  # fmt: skip
+        """`NAME=None` leaves a setting unset (DATABASE_URL=None: the embedded server)."""
+        merged = {k: v for k, v in {**service_env(settings), **env}.items() if v is not None}
+        fresh = [
+            ServiceProcess(app, merged, tmp_path / "replicas.log",
+                           cwd=ROOT, pythonpath=f"{ROOT / 'src'}{os.pathsep}{ROOT / 'tests'}")  # fmt: skip
+            for _ in range(count)
+        ]
+        started.extend(fresh)
+        for replica in fresh:
+            replica.wait_ready()
+        return fresh
+
+    yield start
+    for replica in started:
+        replica.stop()
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The command line: `run` executes the agent once, as the API would, and prints JSON."""
+"""The command line is a client of the running service: the same authentication, tenants,
+approver role and separation of duties as any API caller (no side door), one-line errors."""
 
 from __future__ import annotations
 
@@ -8,38 +9,49 @@ import pytest
 from click.testing import CliRunner
 
 from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.platform.config import DEVELOPMENT_SECRETS
+
+from conftest import APPROVER_KEY
 
 
 @pytest.fixture
-def env(settings) -> dict[str, str]:
-    values = {
-        "DATA_DIR": str(settings.data_dir),
-        "RELEASES_PATH": str(settings.releases_path),
-        "MODEL_MAX_RETRIES": "0",
-    }
-    values["DATABASE_URL"] = settings.database_url.get_secret_value()
-{%- if cookiecutter.llm == "openai-compatible" %}
-    values["OPENAI_BASE_URL"] = settings.openai_base_url
-{%- elif cookiecutter.llm == "bedrock" %}
-    values["BEDROCK_ENDPOINT_URL"] = settings.bedrock_endpoint_url
+def url(replicas) -> str:
+    (replica,) = replicas(1)
+    return replica.url
+
+
+def cli(*args: str, key: str = DEVELOPMENT_SECRETS["api_key"], url: str = "") -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), env={"AGENT_URL": url, "AGENT_API_KEY": key})
+    return result.exit_code, result.output
+
+
+def test_run_prints_the_result_with_its_tool_calls(url, examples):
+    code, output = cli("run", examples.lookup.task, url=url)
+    assert code == 0, output
+    body = json.loads(output)
+    assert body["status"] == "completed" and body["tool_calls"][0]["name"] == examples.lookup_tool
+    code, again = cli("run", examples.unknown.task, "--thread-id", body["thread_id"], url=url)
+    assert json.loads(again)["thread_id"] == body["thread_id"]
+{%- if cookiecutter.human_approval == "y" %}
+
+
+def test_decide_goes_through_the_same_authorization_as_the_api(url, examples, system, risky_done):
+    code, output = cli("run", examples.risky.task, url=url)
+    thread_id = json.loads(output)["thread_id"]
+    code, refused = cli("decide", thread_id, "--message", "self-approved", url=url)
+    assert code == 1 and "403: deciding on a tool call needs the 'approver' role" in refused
+    assert not risky_done(system)
+    code, approved = cli("decide", thread_id, "--message", "ticket 7", key=APPROVER_KEY, url=url)
+    assert code == 0, approved
+    assert json.loads(approved)["tool_calls"][0]["outcome"] == "ok" and risky_done(system)
+    code, again = cli("decide", thread_id, "--message", "twice", key=APPROVER_KEY, url=url)
+    assert code == 1 and "no pending tool call" in again
 {%- endif %}
-    return values
 
 
-def test_run_prints_the_result_with_its_tool_calls(env, examples):
-    result = CliRunner().invoke(main, ["run", examples.lookup.task], env=env)
-    assert result.exit_code == 0, result.output
-    body = json.loads(result.output)
-    assert body["status"] == "completed"
-    assert body["tool_calls"][0]["name"] == examples.lookup_tool
-    again = CliRunner().invoke(
-        main, ["run", examples.unknown.task, "--thread-id", body["thread_id"]], env=env
-    )
-    assert json.loads(again.output)["thread_id"] == body["thread_id"]
-
-
-def test_run_refuses_an_empty_task_in_one_line(env):
-    result = CliRunner().invoke(main, ["run", "  "], env=env)
-    assert result.exit_code == 1
-    assert result.output.strip().startswith("Error: task=")
-    assert len(result.output.strip().splitlines()) == 1
+def test_errors_are_one_line(url):
+    code, output = cli("run", "  ", url=url)
+    assert code == 1 and output.strip().startswith("Error: 422: task")
+    assert len(output.strip().splitlines()) == 1
+    code, output = cli("show", "nope", key="wrong-key", url=url)
+    assert code == 1 and output.strip() == "Error: 401: the API key is not valid"

@@ -17,15 +17,15 @@ def test_checkpoints_and_audit_rows_are_in_postgres(client, auth_headers, exampl
     thread_id = run.json()["thread_id"]
     with psycopg.connect(settings.database_url.get_secret_value()) as conn:
         checkpoints = conn.execute(
-            "SELECT count(*) FROM checkpoints WHERE thread_id = %s", (thread_id,)
+            "SELECT count(*) FROM checkpoints WHERE thread_id = %s", (f"default/{thread_id}",)
         ).fetchone()
         audit = conn.execute(
             "SELECT payload->>'tool', payload->>'outcome' FROM platform_audit"
-            " WHERE stream = 'tools' AND payload->>'thread_id' = %s",
-            (thread_id,),
+            " WHERE stream = 'tools:default' AND payload->>'thread_id' = %s ORDER BY seq",
+            (f"default/{thread_id}",),
         ).fetchall()
     assert checkpoints is not None and checkpoints[0] >= 4  # input, planner, tools, planner
-    assert audit == [(examples.lookup_tool, "ok")]
+    assert audit == [(examples.lookup_tool, "started"), (examples.lookup_tool, "ok")]
 
 
 def test_without_database_url_an_embedded_postgres_starts_in_data_dir(

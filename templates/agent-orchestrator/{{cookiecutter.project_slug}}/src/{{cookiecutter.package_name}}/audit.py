@@ -59,6 +59,7 @@ THREAD_INDEX = (
     "CREATE INDEX IF NOT EXISTS platform_audit_tools_thread ON platform_audit"
     " ((payload->>'thread_id'), seq) WHERE stream LIKE 'tools:%'"
 )
+INDEX_LOCK = 7_240_203
 COLUMNS = "stream, seq, at, actor, action, payload, prev_hash, hash"
 
 
@@ -88,8 +89,9 @@ class AuditLog:
             kwargs={"autocommit": True, "row_factory": dict_row},
         )
         self._pool.wait(timeout=30)
-        with self._pool.connection() as conn:
-            ChainedLog.create_schema(conn)
+        with self._pool.connection() as conn, conn.transaction():
+            # the chassis created the table at start-up; replicas add the index one at a time
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (INDEX_LOCK,))
             conn.execute(THREAD_INDEX)
 
     def close(self) -> None:

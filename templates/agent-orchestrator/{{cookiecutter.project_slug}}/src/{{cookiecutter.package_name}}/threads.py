@@ -82,12 +82,9 @@ class ThreadStore:
             kwargs={"autocommit": True, "row_factory": dict_row},
         )
         self._pool.wait(timeout=30)
-        with self._pool.connection() as conn:
-            conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK,))
-            try:
-                conn.execute(SCHEMA)
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK,))
+        with self._pool.connection() as conn, conn.transaction():  # replicas: one at a time
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (SETUP_LOCK,))
+            conn.execute(SCHEMA)
 
     def close(self) -> None:
         self._pool.close()
