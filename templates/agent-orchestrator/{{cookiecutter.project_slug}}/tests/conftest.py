@@ -358,8 +358,13 @@ def replicas(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., list[
         """`NAME=None` leaves a setting unset (DATABASE_URL=None: the embedded server)."""
         merged = {k: v for k, v in {**service_env(settings), **env}.items() if v is not None}
         fresh = [
-            ServiceProcess(app, merged, tmp_path / "replicas.log",
-                           cwd=ROOT, pythonpath=f"{ROOT / 'src'}{os.pathsep}{ROOT / 'tests'}")  # fmt: skip
+            ServiceProcess(
+                app,
+                merged,
+                tmp_path / "replicas.log",
+                cwd=ROOT,
+                pythonpath=f"{ROOT / 'src'}{os.pathsep}{ROOT / 'tests'}",
+            )  # fmt: skip
             for _ in range(count)
         ]
         started.extend(fresh)

@@ -29,19 +29,25 @@ def pause(client, auth_headers, examples) -> dict:
 def decide(client, run, headers, action="approve", message="change ticket 42", **extra):
     body = {
         "decisions": [
-            {"tool_call_id": c["id"], "action": action, "args_hash": c["args_hash"],
-             "message": message, **extra}
+            {
+                "tool_call_id": c["id"],
+                "action": action,
+                "args_hash": c["args_hash"],
+                "message": message,
+                **extra,
+            }
             for c in run["pending_approval"]["tool_calls"]
         ]
-    }  # fmt: skip
+    }
     return client.post(f"/v1/runs/{run['thread_id']}/decisions", json=body, headers=headers)
 
 
 def pending_gauge(client) -> str:
     return next(
-        line for line in client.get("/metrics").text.splitlines()
+        line
+        for line in client.get("/metrics").text.splitlines()
         if line.startswith("agent_pending_approvals ")
-    )  # fmt: skip
+    )
 
 
 def test_approve_runs_the_risky_tool_once(
@@ -65,7 +71,9 @@ def test_approve_runs_the_risky_tool_once(
     ]
     assert audit[1]["detail"] == "change ticket 42" and audit[1]["actor"].startswith("key:")
     again = decide(client, run, approver_headers)
-    assert again.status_code == 409 and "already decided: approved by key:" in again.json()["detail"]
+    assert (
+        again.status_code == 409 and "already decided: approved by key:" in again.json()["detail"]
+    )
     assert system.writes() == 1
 
 
@@ -112,15 +120,29 @@ def test_deciding_needs_the_approver_role_and_another_caller(
     assert "separation of duties" in self_approved.json()["detail"]
 
 
-def test_a_decision_is_bound_to_the_arguments_shown(client, auth_headers, approver_headers, examples):
+def test_a_decision_is_bound_to_the_arguments_shown(
+    client, auth_headers, approver_headers, examples
+):
     run = pause(client, auth_headers, examples)
     (call,) = run["pending_approval"]["tool_calls"]
-    body = {"decisions": [{"tool_call_id": call["id"], "action": "approve", "message": "ok",
-                           "args_hash": "0" * 64}]}  # fmt: skip
-    stale = client.post(f"/v1/runs/{run['thread_id']}/decisions", json=body, headers=approver_headers)
+    body = {
+        "decisions": [
+            {
+                "tool_call_id": call["id"],
+                "action": "approve",
+                "message": "ok",
+                "args_hash": "0" * 64,
+            }
+        ]
+    }
+    stale = client.post(
+        f"/v1/runs/{run['thread_id']}/decisions", json=body, headers=approver_headers
+    )
     assert stale.status_code == 409 and "does not match" in stale.json()["detail"]
     body["decisions"][0]["tool_call_id"] = "call_nope"
-    unknown = client.post(f"/v1/runs/{run['thread_id']}/decisions", json=body, headers=approver_headers)
+    unknown = client.post(
+        f"/v1/runs/{run['thread_id']}/decisions", json=body, headers=approver_headers
+    )
     assert unknown.status_code == 422 and "call_nope" in unknown.json()["detail"]
 
 
@@ -152,8 +174,11 @@ def test_a_paused_run_survives_a_restart(
 
 
 def test_decision_conflicts_and_unknown_threads(client, auth_headers, approver_headers, examples):
-    body = {"decisions": [{"tool_call_id": "c1", "action": "approve", "message": "why not",
-                           "args_hash": "0" * 64}]}  # fmt: skip
+    body = {
+        "decisions": [
+            {"tool_call_id": "c1", "action": "approve", "message": "why not", "args_hash": "0" * 64}
+        ]
+    }
     unknown = client.post("/v1/runs/nope/decisions", json=body, headers=approver_headers)
     assert unknown.status_code == 404
     done = client.post("/v1/runs", json={"task": examples.lookup.task}, headers=auth_headers)
@@ -174,8 +199,9 @@ def test_kill_switch_holds_a_paused_run(
     client, auth_headers, approver_headers, admin_headers, examples, system, risky_done
 ):
     run = pause(client, auth_headers, examples)
-    client.post("/admin/kill-switch", json={"enabled": True, "reason": "incident"},
-                headers=admin_headers)  # fmt: skip
+    client.post(
+        "/admin/kill-switch", json={"enabled": True, "reason": "incident"}, headers=admin_headers
+    )
     decided = decide(client, run, approver_headers, message="approve anyway")
     assert decided.status_code == 200 and decided.json()["fallback"] is True
     assert not risky_done(system)

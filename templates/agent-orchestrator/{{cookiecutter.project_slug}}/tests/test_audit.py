@@ -32,13 +32,18 @@ def tamper(url: str, sql: str) -> None:
 @pytest.mark.parametrize(
     ("change", "problem"),
     [
-        ("UPDATE platform_audit SET payload = jsonb_set(payload, '{outcome}', '\"ok\"')"
-         " WHERE stream = 'tools:default' AND seq = 4", "edited"),
+        (
+            "UPDATE platform_audit SET payload = jsonb_set(payload, '{outcome}', '\"ok\"')"
+            " WHERE stream = 'tools:default' AND seq = 4",
+            "edited",
+        ),
         ("DELETE FROM platform_audit WHERE stream = 'tools:default' AND seq = 3", "missing"),
-        ("UPDATE platform_audit SET seq = 1000 WHERE stream = 'tools:default' AND seq = 2;"
-         " UPDATE platform_audit SET seq = 2 WHERE stream = 'tools:default' AND seq = 3;"
-         " UPDATE platform_audit SET seq = 3 WHERE stream = 'tools:default' AND seq = 1000",
-         "prev_hash"),
+        (
+            "UPDATE platform_audit SET seq = 1000 WHERE stream = 'tools:default' AND seq = 2;"
+            " UPDATE platform_audit SET seq = 2 WHERE stream = 'tools:default' AND seq = 3;"
+            " UPDATE platform_audit SET seq = 3 WHERE stream = 'tools:default' AND seq = 1000",
+            "prev_hash",
+        ),
     ],
     ids=["edit", "delete", "reorder"],
 )
@@ -47,8 +52,11 @@ def test_each_kind_of_tampering_is_found(client, auth_headers, audited, change, 
     report = client.get("/v1/audit/verify", headers=auth_headers).json()
     assert report["ok"] is False and report["broken_at"] in (2, 3, 4)
     assert problem in report["problem"]
-    env = {"DATA_DIR": str(settings.data_dir), "DATABASE_URL": audited,
-           "RELEASES_PATH": str(settings.releases_path)}  # fmt: skip
+    env = {
+        "DATA_DIR": str(settings.data_dir),
+        "DATABASE_URL": audited,
+        "RELEASES_PATH": str(settings.releases_path),
+    }
     result = CliRunner().invoke(main, ["audit", "verify"], env=env)
     assert result.exit_code == 1
     assert json.loads(result.output.splitlines()[0])["ok"] is False
@@ -56,15 +64,21 @@ def test_each_kind_of_tampering_is_found(client, auth_headers, audited, change, 
 
 def test_rewriting_a_whole_thread_chain_is_found_by_the_tenant_chain(client, auth_headers, audited):
     """A thread's entries re-hashed consistently still break the tenant chain around them."""
-    tamper(audited, "UPDATE platform_audit SET hash = repeat('a', 64)"
-                    " WHERE stream = 'tools:default' AND seq = 2")  # fmt: skip
+    tamper(
+        audited,
+        "UPDATE platform_audit SET hash = repeat('a', 64)"
+        " WHERE stream = 'tools:default' AND seq = 2",
+    )
     report = client.get("/v1/audit/verify", headers=auth_headers).json()
     assert report["ok"] is False
 
 
 def test_an_untouched_audit_verifies_from_the_cli(audited, settings):
-    env = {"DATA_DIR": str(settings.data_dir), "DATABASE_URL": audited,
-           "RELEASES_PATH": str(settings.releases_path)}  # fmt: skip
+    env = {
+        "DATA_DIR": str(settings.data_dir),
+        "DATABASE_URL": audited,
+        "RELEASES_PATH": str(settings.releases_path),
+    }
     result = CliRunner().invoke(main, ["audit", "verify"], env=env)
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["tenant"] == "default"

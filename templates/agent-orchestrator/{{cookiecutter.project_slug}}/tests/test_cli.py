@@ -7,11 +7,12 @@ import json
 
 import pytest
 from click.testing import CliRunner
+{%- if cookiecutter.human_approval == "y" %}
+from conftest import APPROVER_KEY
+{%- endif %}
 
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.platform.config import DEVELOPMENT_SECRETS
-
-from conftest import APPROVER_KEY
 
 
 @pytest.fixture

@@ -25,8 +25,12 @@ def test_a_crash_between_write_and_checkpoint_never_repeats_the_write(
     autonomous = {"HUMAN_APPROVAL": "false", "AUTONOMOUS_TOOLS": json.dumps([examples.risky_tool])}
     (crashing,) = replicas(1, app="crash_app:create_app", CRASH_MARKER=str(marker), **autonomous)
     with pytest.raises(httpx.HTTPError):  # the server dies mid-request
-        httpx.post(f"{crashing.url}/v1/runs", json={"task": examples.risky.task},
-                   headers=HEADERS, timeout=60)  # fmt: skip
+        httpx.post(
+            f"{crashing.url}/v1/runs",
+            json={"task": examples.risky.task},
+            headers=HEADERS,
+            timeout=60,
+        )
     crashing.process.wait(10)
     assert crashing.process.returncode == -9 and marker.exists()
     assert system.writes() == 1 and risky_done(system)

@@ -7,8 +7,8 @@ from __future__ import annotations
 import threading
 
 import httpx
-
 from conftest import APPROVER_KEY, pending_decisions
+
 from {{ cookiecutter.package_name }}.platform.config import DEVELOPMENT_SECRETS
 
 PAIRS = 10  # of each kind: approve/approve and approve/reject
@@ -22,23 +22,27 @@ def test_concurrent_decisions_on_one_call_take_effect_once(replicas, examples, s
     with httpx.Client(timeout=60) as http:
         for index in range(2 * PAIRS):
             kind = "approve/approve" if index < PAIRS else "approve/reject"
-            run = http.post(f"{first.url}/v1/runs", json={"task": examples.risky.task},
-                            headers=starter).json()  # fmt: skip
+            run = http.post(
+                f"{first.url}/v1/runs", json={"task": examples.risky.task}, headers=starter
+            ).json()
             thread = run["thread_id"]
             actions = kind.split("/")
             bodies = [pending_decisions(run, a, f"{a} #{index}") for a in actions]
             barrier = threading.Barrier(2)
             answers: list[tuple[str, int, dict]] = []
 
-            def send(url: str, action: str, body: dict) -> None:
+            def send(
+                url: str, action: str, body: dict, barrier=barrier, thread=thread, answers=answers
+            ) -> None:
                 barrier.wait()  # both leave together, to two different replicas
-                response = httpx.post(f"{url}/v1/runs/{thread}/decisions", json=body,
-                                      headers=approver, timeout=60)  # fmt: skip
+                response = httpx.post(
+                    f"{url}/v1/runs/{thread}/decisions", json=body, headers=approver, timeout=60
+                )
                 answers.append((action, response.status_code, response.json()))
 
             threads = [
                 threading.Thread(target=send, args=(url, action, body))
-                for url, action, body in zip((first.url, second.url), actions, bodies)
+                for url, action, body in zip((first.url, second.url), actions, bodies, strict=False)
             ]
             for t in threads:
                 t.start()

@@ -28,8 +28,12 @@ def test_events_follow_a_run_as_it_happens(replicas, examples, monkeypatch):
 
     def run() -> None:
         started.set()
-        httpx.post(f"{first.url}/v1/runs", json={"task": examples.several.task,
-                   "thread_id": thread}, headers=HEADERS, timeout=60)  # fmt: skip
+        httpx.post(
+            f"{first.url}/v1/runs",
+            json={"task": examples.several.task, "thread_id": thread},
+            headers=HEADERS,
+            timeout=60,
+        )
 
     worker = threading.Thread(target=run)
     worker.start()
@@ -40,8 +44,9 @@ def test_events_follow_a_run_as_it_happens(replicas, examples, monkeypatch):
         if probe.status_code == 200:
             break
         time.sleep(0.05)
-    with httpx.stream("GET", f"{second.url}/v1/runs/{thread}/events", headers=HEADERS,
-                      timeout=60) as response:  # fmt: skip
+    with httpx.stream(
+        "GET", f"{second.url}/v1/runs/{thread}/events", headers=HEADERS, timeout=60
+    ) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         text = "".join(response.iter_text())

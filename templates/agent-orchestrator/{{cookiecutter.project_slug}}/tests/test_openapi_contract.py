@@ -28,9 +28,15 @@ def test_every_error_a_route_gives_is_declared_as_problem_json(
     done = client.post("/v1/runs", json={"task": examples.lookup.task}, headers=auth_headers)
     thread = done.json()["thread_id"]
     risky = client.post("/v1/runs", json={"task": examples.risky.task}, headers=auth_headers).json()
-    body = (decision_body(risky, "approve", "contract") if risky["pending_approval"]
-            else {"decisions": [{"tool_call_id": "x", "action": "approve", "message": "m",
-                                 "args_hash": "0" * 64}]})  # fmt: skip
+    body = (
+        decision_body(risky, "approve", "contract")
+        if risky["pending_approval"]
+        else {
+            "decisions": [
+                {"tool_call_id": "x", "action": "approve", "message": "m", "args_hash": "0" * 64}
+            ]
+        }
+    )
     huge = {"task": "x" * 2_000_000}
     cases = [
         ("POST", "/v1/runs", {"task": examples.lookup.task}, {}),  # 401
@@ -75,6 +81,8 @@ def test_every_v1_operation_declares_a_response_model_and_problem_errors(documen
             assert "application/json" in ok or "text/event-stream" in ok, (method, path)
             for status in ("401", "403", "422", "429", "503"):
                 assert "application/problem+json" in spec["responses"][status]["content"], (
-                    method, path, status,
-                )  # fmt: skip
+                    method,
+                    path,
+                    status,
+                )
     assert "Problem" in document["components"]["schemas"]

@@ -174,9 +174,7 @@ class Orders(SqliteSystem):
         order["refundable"] = round(order["total"] - order["refunded"], 2)
         return order
 
-    def refund(
-        self, order_id: str, amount: float | None, reason: str, key: str
-    ) -> dict[str, Any]:
+    def refund(self, order_id: str, amount: float | None, reason: str, key: str) -> dict[str, Any]:
         """Refund `amount` (default: all still refundable) once per `key`, never more than paid."""
 
         def apply() -> dict[str, Any]:
