@@ -24,7 +24,10 @@ OPTIONAL_FILES: dict[tuple[str, str, str], list[Path]] = {
     ("rag-service", "hybrid_search", "y"): [Path("tests") / "test_hybrid_search.py"],
     ("batch-inference", "storage", "s3"): [Path("tests") / "test_s3_storage.py"],
     ("batch-inference", "task", "custom"): [PACKAGE / "predictors" / "custom.py"],
-    ("agent-orchestrator", "human_approval", "y"): [Path("tests") / "test_approval.py"],
+    ("agent-orchestrator", "human_approval", "y"): [
+        Path("tests") / "test_approval.py",
+        Path("tests") / "test_decisions.py",
+    ],
     ("agent-orchestrator", "checkpointer", "postgres"): [
         Path("tests") / "test_postgres_checkpointer.py"
     ],

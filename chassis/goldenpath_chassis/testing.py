@@ -63,7 +63,7 @@ class ServiceProcess:
             stdout=self._log, stderr=subprocess.STDOUT, cwd=cwd,
         )  # fmt: skip
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
+    def wait_ready(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -114,6 +114,9 @@ REFUSED: tuple[Refused, ...] = (
     Refused("agent-orchestrator", {"availability_slo": "high"}, "availability_slo='high'"),
     Refused("agent-orchestrator", {"latency_slo_p95_ms": "0"}, "10 to 60000"),
     Refused("agent-orchestrator", {"latency_slo_p95_ms": "250.5"}, "whole number"),
+    Refused("agent-orchestrator", {"approval_ttl_minutes": "0"}, "approval_ttl_minutes='0'"),
+    Refused("agent-orchestrator", {"approval_ttl_minutes": "1.5"}, "whole number of minutes"),
+    Refused("agent-orchestrator", {"run_budget_usd": "free"}, "run_budget_usd='free'"),
     Refused(
         "rag-service",
         {"generation_mode": "gpt"},

@@ -93,6 +93,7 @@ class Examples:
     lookup: Example  # one safe read
     several: Example  # three reads, one per planner step
     risky: Example  # one risky write
+    small: Example  # a risky write that can be repeated many times (the concurrency test)
     unknown: Example  # a read of something the system does not have (a tool error)
     lookup_tool: str
     risky_tool: str
@@ -112,6 +113,10 @@ EXAMPLES = Examples(
     risky=Example(
         "Please scale checkout to 5",
         [("scale_deployment", {"service": "checkout", "replicas": 5})],
+    ),
+    small=Example(
+        "Please scale search to 4",
+        [("scale_deployment", {"service": "search", "replicas": 4})],
     ),
     unknown=Example("What is the status of billing?", [("service_status", {"service": "billing"})]),
     lookup_tool="service_status",
@@ -135,6 +140,11 @@ EXAMPLES = Examples(
         "Please refund 20 on order A-1001",
         [("issue_refund",
           {"order_id": "A-1001", "reason": "requested by customer", "amount": 20.0})],
+    ),
+    small=Example(
+        "Please refund 1 on order A-1002",
+        [("issue_refund",
+          {"order_id": "A-1002", "reason": "requested by customer", "amount": 1.0})],
     ),
     unknown=Example("Where is order Z-9999?", [("lookup_order", {"order_id": "Z-9999"})]),
     lookup_tool="lookup_order",
@@ -162,7 +172,8 @@ class ModelServer:
     def __init__(self) -> None:
         self.scripts = {
             ex.task: ex.calls
-            for ex in (EXAMPLES.lookup, EXAMPLES.several, EXAMPLES.risky, EXAMPLES.unknown)
+            for ex in (EXAMPLES.lookup, EXAMPLES.several, EXAMPLES.risky, EXAMPLES.small,
+                       EXAMPLES.unknown)
         }
         self.requests: list[dict[str, Any]] = []
         self.fail_next = 0

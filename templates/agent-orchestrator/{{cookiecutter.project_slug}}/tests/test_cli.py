@@ -26,13 +26,18 @@ def cli(*args: str, key: str = DEVELOPMENT_SECRETS["api_key"], url: str = "") ->
     return result.exit_code, result.output
 
 
-def test_run_prints_the_result_with_its_tool_calls(url, examples):
+def test_run_prints_the_result_and_errors_are_one_line(url, examples):
     code, output = cli("run", examples.lookup.task, url=url)
     assert code == 0, output
     body = json.loads(output)
     assert body["status"] == "completed" and body["tool_calls"][0]["name"] == examples.lookup_tool
     code, again = cli("run", examples.unknown.task, "--thread-id", body["thread_id"], url=url)
     assert json.loads(again)["thread_id"] == body["thread_id"]
+    code, output = cli("run", "  ", url=url)
+    assert code == 1 and output.strip().startswith("Error: 422: task")
+    assert len(output.strip().splitlines()) == 1
+    code, output = cli("show", "nope", key="wrong-key", url=url)
+    assert code == 1 and output.strip() == "Error: 401: the API key is not valid"
 {%- if cookiecutter.human_approval == "y" %}
 
 
@@ -48,11 +53,3 @@ def test_decide_goes_through_the_same_authorization_as_the_api(url, examples, sy
     code, again = cli("decide", thread_id, "--message", "twice", key=APPROVER_KEY, url=url)
     assert code == 1 and "no pending tool call" in again
 {%- endif %}
-
-
-def test_errors_are_one_line(url):
-    code, output = cli("run", "  ", url=url)
-    assert code == 1 and output.strip().startswith("Error: 422: task")
-    assert len(output.strip().splitlines()) == 1
-    code, output = cli("show", "nope", key="wrong-key", url=url)
-    assert code == 1 and output.strip() == "Error: 401: the API key is not valid"

@@ -23,7 +23,7 @@ def test_concurrent_decisions_on_one_call_take_effect_once(replicas, examples, s
         for index in range(2 * PAIRS):
             kind = "approve/approve" if index < PAIRS else "approve/reject"
             run = http.post(
-                f"{first.url}/v1/runs", json={"task": examples.risky.task}, headers=starter
+                f"{first.url}/v1/runs", json={"task": examples.small.task}, headers=starter
             ).json()
             thread = run["thread_id"]
             actions = kind.split("/")

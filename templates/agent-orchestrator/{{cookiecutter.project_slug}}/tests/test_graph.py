@@ -224,17 +224,26 @@ def test_a_million_reported_tokens_stop_the_run(graph, context, examples):
 
 
 def test_the_cost_budget_uses_the_release_prices(graph, context, examples):
+    from {{ cookiecutter.package_name }}.platform.metrics import ServiceMetrics
+    from {{ cookiecutter.package_name }}.telemetry import AgentMetrics
+
     name, args = examples.lookup.calls[0]
+    metrics = ServiceMetrics("agent", "test")
     priced = replace(
         context,
         planner=Replies(*[calls(name, args, input=1000) for _ in range(9)]),
         prices={"usd_per_1k_input_tokens": 0.3},
         limits=replace(context.limits, cost_usd=1.0),
+        metrics=AgentMetrics(metrics),
     )
     state = run(graph, priced, task("look"), "t-cost")
     assert state["status"] == "limit_reached" and state["limit"] == "cost_usd"
     assert state["usage"]["cost_usd"] == pytest.approx(1.2)  # 4 calls of $0.30
     assert "reached its cost_usd limit ($1.2000 (max $1.00))" in state["messages"][-1].text
+    cost = metrics.registry.get_sample_value(
+        "genai_estimated_cost_usd_total", {"model": "test-model", "release": context.release}
+    )
+    assert cost == pytest.approx(1.2)  # the cost metric counts what the run spent
 
 
 def test_the_wall_clock_budget_stops_a_slow_run(graph, context, examples, monkeypatch):
