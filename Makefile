@@ -36,6 +36,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench --check
 	$(PY) bench/rag/rag_bench.py
+	$(PY) bench/agent/agent_bench.py
 
 bake: $(STAMP)
 	$(VENV)/bin/goldenpath bake

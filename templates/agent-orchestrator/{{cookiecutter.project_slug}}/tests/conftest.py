@@ -350,6 +350,7 @@ def service_env(settings: Settings) -> dict[str, str]:
         "API_KEY_TENANTS": json.dumps(settings.api_key_tenants),
         "API_KEY_ROLES": json.dumps(settings.api_key_roles),
         "LOG_LEVEL": "WARNING",
+        "TOOL_TIMEOUT_SECONDS": "60",  # a loaded CI machine is slow; the timeout has its own test
     }
 {%- if cookiecutter.llm == "openai-compatible" %}
     env["OPENAI_BASE_URL"] = settings.openai_base_url

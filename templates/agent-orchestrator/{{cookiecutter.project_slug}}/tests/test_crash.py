@@ -38,7 +38,7 @@ def test_a_crash_between_write_and_checkpoint_never_repeats_the_write(
 
     (restarted,) = replicas(1, **autonomous)
     state = httpx.get(f"{restarted.url}/v1/runs/{thread}", headers=HEADERS).json()
-    assert state["status"] == "interrupted" and not state["running"]
+    assert state["status"] == "interrupted" and not state["running"], state
     resumed = httpx.post(f"{restarted.url}/v1/runs/{thread}/resume", headers=HEADERS, timeout=60)
     assert resumed.status_code == 200, resumed.text
     (call,) = resumed.json()["tool_calls"]

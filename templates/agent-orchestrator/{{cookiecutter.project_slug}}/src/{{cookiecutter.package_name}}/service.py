@@ -357,7 +357,10 @@ class AgentService:
             "recursion_limit": 4 * context.limits.model_calls + 8,  # budgets end runs first
         }
         try:
-            self.graph.invoke(payload, config, context=context)
+            # "sync": each step's checkpoint is written before the next step starts, so a crash
+            # inside a tool finds the step before it saved (LangGraph's default, "async",
+            # writes it while the next step already runs).
+            self.graph.invoke(payload, config, context=context, durability="sync")
         except PlannerUnavailable as exc:
             self._metrics.run_finished("failed", 0)
             self._metrics.model_failed(planner.model, type(exc.__cause__ or exc).__name__)
