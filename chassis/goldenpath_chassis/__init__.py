@@ -13,7 +13,7 @@ from .audit import AuditLog, Verification
 from .cache import EpochCache, SharedEpochs
 from .config import PlatformSettings
 from .context import AdminDep, Platform, PlatformDep, RequestContext, RequestContextDep
-from .database import EmbeddedPostgres, database_url
+from .database import EmbeddedPostgres, database_url, open_pool
 from .errors import (
     BadRequest,
     Conflict,
@@ -72,6 +72,7 @@ __all__ = [
     "create_platform_app",
     "database_url",
     "open_platform",
+    "open_pool",
     "open_releases",
     "redact_pii",
     "screen",

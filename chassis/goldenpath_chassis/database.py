@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
 from pydantic import SecretStr
 
 log = logging.getLogger(__name__)
@@ -93,3 +95,20 @@ def database_url(url: SecretStr | None, data_dir: Path) -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+def open_pool(url: str, name: str, size: int) -> ConnectionPool[Any]:
+    """A pool of autocommit connections with dict rows, checked before use (a failover leaves
+    dead connections behind) and without server-side prepares (PgBouncer, RDS Proxy), opened
+    and waited on: what the service's own stores and LangGraph's PostgresSaver expect."""
+    pool: ConnectionPool[Any] = ConnectionPool(
+        url,
+        min_size=1,
+        max_size=size,
+        kwargs={"autocommit": True, "prepare_threshold": None, "row_factory": dict_row},
+        check=ConnectionPool.check_connection,
+        open=True,
+        name=name,
+    )
+    pool.wait(timeout=30)
+    return pool

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import psycopg
 import pytest
 from fastapi import FastAPI
@@ -37,6 +38,15 @@ def world_readable_dir(prefix: str) -> Path:
     folder = Path(tempfile.mkdtemp(prefix=prefix))
     folder.chmod(0o755)
     return folder
+
+
+def postgres_processes(pgdata: Path) -> list[psutil.Process]:
+    """The PostgreSQL server processes running on `pgdata` (to prove none is left behind)."""
+    found = []
+    for proc in psutil.process_iter(attrs=["name", "cmdline"]):
+        if proc.info["name"] == "postgres" and str(pgdata) in " ".join(proc.info["cmdline"] or []):
+            found.append(proc)
+    return found
 
 
 def free_port() -> int:

@@ -10,17 +10,9 @@ import pytest
 from fleet import ServiceProcess
 
 from goldenpath_chassis.database import HANDLE_PIDS, clear_stale_handles
-from goldenpath_chassis.testing import world_readable_dir
+from goldenpath_chassis.testing import postgres_processes, world_readable_dir
 
 pytestmark = pytest.mark.integration
-
-
-def postgres_processes(pgdata) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(attrs=["name", "cmdline"]):
-        if proc.info["name"] == "postgres" and str(pgdata) in " ".join(proc.info["cmdline"] or []):
-            found.append(proc)
-    return found
 
 
 def test_after_a_sigkill_the_next_start_and_stop_leave_no_postgres(tmp_path) -> None:

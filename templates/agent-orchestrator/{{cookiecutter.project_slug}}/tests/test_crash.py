@@ -8,11 +8,10 @@ from __future__ import annotations
 import json
 
 import httpx
-import psutil
 import pytest
 
 from {{ cookiecutter.package_name }}.platform.config import DEVELOPMENT_SECRETS
-from {{ cookiecutter.package_name }}.platform.testing import world_readable_dir
+from {{ cookiecutter.package_name }}.platform.testing import postgres_processes, world_readable_dir
 
 pytestmark = pytest.mark.integration
 HEADERS = {"X-API-Key": DEVELOPMENT_SECRETS["api_key"]}
@@ -49,14 +48,6 @@ def test_a_crash_between_write_and_checkpoint_never_repeats_the_write(
     assert events == [("tool_intent", "started"), ("tool_intent", "started"), ("tool_call", "ok")]
     verified = httpx.get(f"{restarted.url}/v1/audit/verify", headers=HEADERS).json()
     assert verified["ok"] is True
-
-
-def postgres_processes(pgdata) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(attrs=["name", "cmdline"]):
-        if proc.info["name"] == "postgres" and str(pgdata) in " ".join(proc.info["cmdline"] or []):
-            found.append(proc)
-    return found
 
 
 def test_after_a_sigkill_the_embedded_postgres_still_starts_and_stops_cleanly(replicas):

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from .platform.audit import GENESIS, Verification, entry_hash
@@ -79,23 +78,12 @@ class AuditReport:
 class AuditLog:
     """Tool calls and decisions, appended to the chassis's chained audit."""
 
-    def __init__(self, url: str, pool_size: int = 4) -> None:
-        self._pool: ConnectionPool[Any] = ConnectionPool(
-            url,
-            min_size=1,
-            max_size=pool_size,
-            open=True,
-            name="tool-audit",
-            kwargs={"autocommit": True, "row_factory": dict_row},
-        )
-        self._pool.wait(timeout=30)
+    def __init__(self, pool: ConnectionPool[Any]) -> None:
+        self._pool = pool
         with self._pool.connection() as conn, conn.transaction():
             # the chassis created the table at start-up; replicas add the index one at a time
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (INDEX_LOCK,))
             conn.execute(THREAD_INDEX)
-
-    def close(self) -> None:
-        self._pool.close()
 
     def record(self, entry: AuditEntry) -> None:
         log = ChainedLog(PREFIX + entry.tenant)

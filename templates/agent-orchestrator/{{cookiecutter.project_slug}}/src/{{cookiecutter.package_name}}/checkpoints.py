@@ -12,13 +12,14 @@ import logging
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.postgres import PostgresSaver
-from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from .audit import AuditLog
+from .platform.database import open_pool
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -27,11 +28,16 @@ SETUP_LOCK = 7_240_200  # advisory lock id: one replica creates the checkpoint t
 
 @dataclass(frozen=True)
 class Checkpoints:
-    """The checkpointer the graph compiles with, and the audit log beside it."""
+    """The checkpointer the graph compiles with, the audit log beside it, and the pool of the
+    service's PostgreSQL that the audit and the thread store share."""
 
     saver: BaseCheckpointSaver
     audit: AuditLog
-    pool: ConnectionPool
+    pool: ConnectionPool[Any]
+
+    @property
+    def state_pool(self) -> ConnectionPool[Any]:
+        return self.pool
 
     def ping(self) -> bool:
         with self.pool.connection(timeout=5) as conn:
@@ -42,17 +48,9 @@ class Checkpoints:
 def open_checkpoints(settings: Settings, url: str) -> Iterator[Checkpoints]:
     """Checkpoints in the service's database (the chassis opened it: `url`)."""
     with ExitStack() as stack:
-        pool = ConnectionPool(
-            url,
-            min_size=1,
-            max_size=settings.database_pool_size,
-            # What PostgresSaver needs: autocommit, dict rows, no server-side prepares (PgBouncer).
-            kwargs={"autocommit": True, "prepare_threshold": None, "row_factory": dict_row},
-            open=True,
-            name="checkpoints",
-        )
+        # What PostgresSaver needs: autocommit, dict rows, no server-side prepares (PgBouncer).
+        pool = open_pool(url, "checkpoints", settings.database_pool_size)
         stack.callback(pool.close)
-        pool.wait(timeout=30)
         saver = PostgresSaver(pool)  # type: ignore[arg-type]
         with pool.connection() as conn:  # replicas starting together migrate one at a time
             conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK,))
@@ -60,9 +58,7 @@ def open_checkpoints(settings: Settings, url: str) -> Iterator[Checkpoints]:
                 saver.setup()
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK,))
-        audit = AuditLog(url)
-        stack.callback(audit.close)
-        yield Checkpoints(saver=saver, audit=audit, pool=pool)
+        yield Checkpoints(saver=saver, audit=AuditLog(pool), pool=pool)
 {%- else -%}
 """Where agent state lives: LangGraph checkpoints in one SQLite file; the audit log in the
 service's PostgreSQL (the chassis's chained audit).
@@ -78,11 +74,14 @@ from collections.abc import Iterator
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
+from psycopg_pool import ConnectionPool
 
 from .audit import AuditLog
+from .platform.database import open_pool
 from .settings import Settings
 
 
@@ -93,6 +92,7 @@ class Checkpoints:
     saver: BaseCheckpointSaver
     audit: AuditLog
     path: Path
+    state_pool: ConnectionPool[Any]  # the service's PostgreSQL: the audit and the thread store
 
     def ping(self) -> bool:
         with closing(sqlite3.connect(self.path)) as conn:
@@ -115,7 +115,7 @@ def open_checkpoints(settings: Settings, url: str) -> Iterator[Checkpoints]:
         saver_conn = stack.enter_context(closing(_connect(path)))
         saver = SqliteSaver(saver_conn)
         saver.setup()
-        audit = AuditLog(url)
-        stack.callback(audit.close)
-        yield Checkpoints(saver=saver, audit=audit, path=path)
+        pool = open_pool(url, "agent-state", settings.database_pool_size)
+        stack.callback(pool.close)
+        yield Checkpoints(saver=saver, audit=AuditLog(pool), path=path, state_pool=pool)
 {%- endif %}

@@ -18,6 +18,7 @@ import httpx
 from .audit import AuditLog
 from .platform.app import open_releases
 from .platform.cli import release_group, serve_command
+from .platform.database import open_pool
 from .platform.logs import configure_logging
 from .settings import Settings
 
@@ -138,11 +139,12 @@ def verify(tenant: str | None) -> None:
     settings = Settings()
     configure_logging(settings.service_name, "WARNING")
     with open_releases(settings) as releases:
-        log = AuditLog(releases.shared.url)
+        pool = open_pool(releases.shared.url, "audit-verify", 2)
         try:
+            log = AuditLog(pool)
             reports = [log.verify(t) for t in ([tenant] if tenant else log.tenants())]
         finally:
-            log.close()
+            pool.close()
     for report in reports:
         click.echo(json.dumps(report.__dict__))
     if not all(report.ok for report in reports):

@@ -494,8 +494,7 @@ def open_service(
     with ExitStack() as stack:
         url = releases.shared.url
         checkpoints = stack.enter_context(open_checkpoints(settings, url))
-        threads = ThreadStore(url, settings.database_pool_size)
-        stack.callback(threads.close)
+        threads = ThreadStore(checkpoints.state_pool)
         system = open_system(settings.system_path)
         stack.callback(system.close)
         agent = AgentService(

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from .platform.errors import Conflict
@@ -72,22 +71,13 @@ def thread_key(tenant: str, thread_id: str) -> str:
 
 
 class ThreadStore:
-    def __init__(self, url: str, pool_size: int = 8) -> None:
-        self._pool: ConnectionPool[Any] = ConnectionPool(
-            url,
-            min_size=1,
-            max_size=pool_size,
-            open=True,
-            name="agent-threads",
-            kwargs={"autocommit": True, "row_factory": dict_row},
-        )
-        self._pool.wait(timeout=30)
+    """Threads, decisions and run locks on the service's pool (shared with the audit)."""
+
+    def __init__(self, pool: ConnectionPool[Any]) -> None:
+        self._pool = pool
         with self._pool.connection() as conn, conn.transaction():  # replicas: one at a time
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (SETUP_LOCK,))
             conn.execute(SCHEMA)
-
-    def close(self) -> None:
-        self._pool.close()
 
     def claim(self, tenant: str, thread_id: str, owner: str) -> Thread:
         """The thread, created for `owner` if it is new (an existing one keeps its owner)."""
