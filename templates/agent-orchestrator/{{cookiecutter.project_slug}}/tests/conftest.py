@@ -172,8 +172,13 @@ class ModelServer:
     def __init__(self) -> None:
         self.scripts = {
             ex.task: ex.calls
-            for ex in (EXAMPLES.lookup, EXAMPLES.several, EXAMPLES.risky, EXAMPLES.small,
-                       EXAMPLES.unknown)
+            for ex in (
+                EXAMPLES.lookup,
+                EXAMPLES.several,
+                EXAMPLES.risky,
+                EXAMPLES.small,
+                EXAMPLES.unknown,
+            )
         }
         self.requests: list[dict[str, Any]] = []
         self.fail_next = 0
