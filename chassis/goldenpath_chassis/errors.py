@@ -99,8 +99,11 @@ class Problem(BaseModel):
 
 TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
           409: "Conflict", 413: "Payload too large", 422: "Unprocessable content",
-          429: "Too many requests", 502: "Bad gateway", 503: "Service unavailable"}  # fmt: skip
-AUTH_ERRORS = (401, 403, 422, 429, 503)  # what any authenticated route may answer
+          429: "Too many requests", 500: "Internal error", 502: "Bad gateway",
+          503: "Service unavailable"}  # fmt: skip
+# What any authenticated route may answer: credentials, validation, rate limit, the body size
+# limit (it applies before routing), a database outage, and an unexpected error.
+AUTH_ERRORS = (401, 403, 413, 422, 429, 500, 503)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

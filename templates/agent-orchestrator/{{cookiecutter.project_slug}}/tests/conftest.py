@@ -35,16 +35,18 @@ ROOT = Path(__file__).resolve().parents[1]
 # default tenant; an approver of the same tenants; a caller of another tenant (an approver
 # there, so only the tenant check stops it).
 APPROVER_KEY = "test-approver-key-0002"
+APPROVER2_KEY = "test-approver-key-0005"
 ACME_KEY = "test-acme-user-key-0003"
 GLOBEX_KEY = "test-globex-approver-04"
 KEY_SETTINGS: dict[str, Any] = {
-    "api_key_hashes": [hash_key(k) for k in (APPROVER_KEY, ACME_KEY, GLOBEX_KEY)],
+    "api_key_hashes": [hash_key(k) for k in (APPROVER_KEY, APPROVER2_KEY, ACME_KEY, GLOBEX_KEY)],
     "api_key_tenants": {
         hash_key(APPROVER_KEY): ["default"],
+        hash_key(APPROVER2_KEY): ["default"],
         hash_key(ACME_KEY): ["acme"],
         hash_key(GLOBEX_KEY): ["globex"],
     },
-    "api_key_roles": {hash_key(APPROVER_KEY): ["approver"], hash_key(GLOBEX_KEY): ["approver"]},
+    "api_key_roles": {hash_key(k): ["approver"] for k in (APPROVER_KEY, APPROVER2_KEY, GLOBEX_KEY)},
 }
 
 
@@ -100,6 +102,8 @@ class Examples:
     risky_edit: dict[str, Any]  # what an approver changes the risky call's arguments to
     risky_edit_done: Callable[[Any], bool]  # whether the edited call is what really ran
     injection: str  # a task whose tool result carries an instruction planted in the data
+    two_risky: Example  # two risky calls, one per planner step
+    huge: Example  # planned arguments holding a number beyond 64 bits or the schema
 
 {% if cookiecutter.tool_set == "ops" %}
 EXAMPLES = Examples(
@@ -124,6 +128,15 @@ EXAMPLES = Examples(
     risky_edit={"service": "checkout", "replicas": 4},
     risky_edit_done=lambda system: system.get("checkout")["replicas"] == 4,
     injection="What is the status of checkout?",
+    two_risky=Example(
+        "Please scale payments to 3 and then scale search to 6",
+        [("scale_deployment", {"service": "payments", "replicas": 3}),
+         ("scale_deployment", {"service": "search", "replicas": 6})],
+    ),
+    huge=Example(
+        "Please scale checkout to 99999999999999999999999",
+        [("scale_deployment", {"service": "checkout", "replicas": 99999999999999999999999})],
+    ),
 )  # fmt: skip
 
 
@@ -152,6 +165,16 @@ EXAMPLES = Examples(
     risky_edit={"order_id": "A-1001", "reason": "partial refund", "amount": 5.0},
     risky_edit_done=lambda system: system.get("A-1001")["refunded"] == 5.0,
     injection="Where is order A-1002?",
+    two_risky=Example(
+        "Please refund 1 on order A-1002 and refund 2 on order A-1003",
+        [("issue_refund", {"order_id": oid, "reason": "requested by customer", "amount": amount})
+         for oid, amount in (("A-1002", 1.0), ("A-1003", 2.0))],
+    ),
+    huge=Example(
+        "Please refund 99999999999999999999999 on order A-1001",
+        [("issue_refund",
+          {"order_id": "A-1001", "reason": "requested by customer", "amount": 1e23})],
+    ),
 )  # fmt: skip
 
 
@@ -178,6 +201,8 @@ class ModelServer:
                 EXAMPLES.risky,
                 EXAMPLES.small,
                 EXAMPLES.unknown,
+                EXAMPLES.two_risky,
+                EXAMPLES.huge,
             )
         }
         self.requests: list[dict[str, Any]] = []

@@ -66,6 +66,17 @@ def test_a_run_resumes_by_thread_id_after_a_restart(settings, auth_headers, exam
         assert len(state["messages"]) == 8 and len(state["audit"]) == 4
 
 
+def test_arguments_beyond_64_bits_are_an_invalid_call_not_a_broken_thread(
+    client, auth_headers, examples
+):
+    response = client.post("/v1/runs", json={"task": examples.huge.task}, headers=auth_headers)
+    assert response.status_code == 200, response.text
+    (call,) = response.json()["tool_calls"]
+    assert call["outcome"] == "invalid"
+    thread = client.get(f"/v1/runs/{response.json()['thread_id']}", headers=auth_headers)
+    assert thread.status_code == 200 and thread.json()["status"] == "completed"
+
+
 def test_tool_errors_are_results_not_server_errors(client, auth_headers, examples):
     response = client.post("/v1/runs", json={"task": examples.unknown.task}, headers=auth_headers)
     assert response.status_code == 200

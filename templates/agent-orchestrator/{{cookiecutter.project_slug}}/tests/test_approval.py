@@ -207,3 +207,55 @@ def test_kill_switch_holds_a_paused_run(
     assert not risky_done(system)
     state = client.get(f"/v1/runs/{run['thread_id']}", headers=auth_headers).json()
     assert state["status"] == "awaiting_approval"  # still waiting, nothing ran
+
+
+def test_the_runs_starter_cannot_decide_its_later_calls_either(client, approver_headers, examples):
+    """The starter stays the starter when someone else's decision resumes the run."""
+    from conftest import APPROVER2_KEY
+
+    other = {"X-API-Key": APPROVER2_KEY}
+    run = client.post("/v1/runs", json={"task": examples.two_risky.task}, headers=approver_headers)
+    first = decide(client, run.json(), other)  # another approver: allowed
+    assert first.status_code == 200 and first.json()["status"] == "awaiting_approval"
+    (second,) = first.json()["pending_approval"]["tool_calls"]
+    assert second["requested_by"] == run.json()["pending_approval"]["tool_calls"][0]["requested_by"]
+    own = decide(client, first.json(), approver_headers)
+    assert own.status_code == 403 and "separation of duties" in own.json()["detail"]
+
+
+def test_bad_decisions_are_refused_whole_and_the_call_stays_decidable(
+    client, auth_headers, approver_headers, examples, system
+):
+    run = pause(client, auth_headers, examples)
+    nul = decide(client, run, approver_headers, message="ok\u0000boom")
+    assert nul.status_code == 422 and "message" in nul.json()["detail"]
+    (call,) = run["pending_approval"]["tool_calls"]
+    bound = {"tool_call_id": call["id"], "args_hash": call["args_hash"]}
+    twice = {"decisions": [{**bound, "action": "reject", "message": "no"},
+                           {**bound, "action": "approve", "message": "yes"}]}  # fmt: skip
+    both = client.post(
+        f"/v1/runs/{run['thread_id']}/decisions", json=twice, headers=approver_headers
+    )
+    assert both.status_code == 422 and "appears twice" in both.json()["detail"]
+    with_args = decide(client, run, approver_headers, args=examples.risky_edit)
+    assert with_args.status_code == 422 and "only for action='edit'" in with_args.json()["detail"]
+    assert system.writes() == 0
+    assert decide(client, run, approver_headers).status_code == 200 and system.writes() == 1
+
+
+def test_a_decision_stored_before_a_crash_is_completed_by_resume(
+    client, auth_headers, approver_headers, examples, system, risky_done
+):
+    """The replica stored the decision and died before resuming: resume finishes it."""
+    run = pause(client, auth_headers, examples)
+    (call,) = run["pending_approval"]["tool_calls"]
+    agent = client.app.state.agent
+    key = f"default/{run['thread_id']}"
+    decision = {"action": "approve", "message": "ticket 9", "actor": "key:someone",
+                "args": call["args"], "args_hash": call["args_hash"]}  # fmt: skip
+    assert agent._threads.decide(key, {call["id"]: decision}, lambda conn: None) == {}
+    stuck = decide(client, run, approver_headers)
+    assert stuck.status_code == 409 and "already decided" in stuck.json()["detail"]
+    resumed = client.post(f"/v1/runs/{run['thread_id']}/resume", headers=auth_headers)
+    assert resumed.status_code == 200 and resumed.json()["tool_calls"][0]["outcome"] == "ok"
+    assert risky_done(system) and system.writes() == 1

@@ -82,3 +82,5 @@ def test_an_untouched_audit_verifies_from_the_cli(audited, settings):
     result = CliRunner().invoke(main, ["audit", "verify"], env=env)
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["tenant"] == "default"
+    typo = CliRunner().invoke(main, ["audit", "verify", "--tenant", "defualt"], env=env)
+    assert typo.exit_code == 1 and "no tool audit entries for tenant='defualt'" in typo.output

@@ -38,6 +38,12 @@ def test_a_crash_between_write_and_checkpoint_never_repeats_the_write(
     (restarted,) = replicas(1, **autonomous)
     state = httpx.get(f"{restarted.url}/v1/runs/{thread}", headers=HEADERS).json()
     assert state["status"] == "interrupted" and not state["running"], state
+    other_task = httpx.post(
+        f"{restarted.url}/v1/runs",
+        headers=HEADERS,
+        json={"task": examples.lookup.task, "thread_id": thread},
+    )
+    assert other_task.status_code == 409 and "unfinished run" in other_task.json()["detail"]
     resumed = httpx.post(f"{restarted.url}/v1/runs/{thread}/resume", headers=HEADERS, timeout=60)
     assert resumed.status_code == 200, resumed.text
     (call,) = resumed.json()["tool_calls"]

@@ -54,9 +54,9 @@ PENDING_SQL = (
     " AND d.payload->>'thread_id' = r.payload->>'thread_id'"
     " AND d.payload->>'tool_call_id' = r.payload->>'tool_call_id')"
 )
-THREAD_INDEX = (
-    "CREATE INDEX IF NOT EXISTS platform_audit_tools_thread ON platform_audit"
-    " ((payload->>'thread_id'), seq) WHERE stream LIKE 'tools:%'"
+THREAD_INDEX = (  # what `record`, `for_thread` and PENDING_SQL look entries up by
+    "CREATE INDEX IF NOT EXISTS platform_audit_stream_thread ON platform_audit"
+    " (stream, (payload->>'thread_id'), seq)"
 )
 INDEX_LOCK = 7_240_203
 COLUMNS = "stream, seq, at, actor, action, payload, prev_hash, hash"
@@ -85,9 +85,18 @@ class AuditLog:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (INDEX_LOCK,))
             conn.execute(THREAD_INDEX)
 
-    def record(self, entry: AuditEntry) -> None:
+    def record(self, entry: AuditEntry, conn: Any = None) -> None:
+        """Append an entry, in `conn`'s transaction when given (it commits with the caller's
+        change), else in a transaction of its own."""
+        if conn is not None:
+            self._append(conn, entry)
+            return
+        with self._pool.connection() as own, own.transaction():
+            self._append(own, entry)
+
+    def _append(self, conn: Any, entry: AuditEntry) -> None:
         log = ChainedLog(PREFIX + entry.tenant)
-        with self._pool.connection() as conn, conn.transaction():
+        with conn.transaction():
             # the chassis takes this lock again inside append (re-entrant): one writer per chain
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"audit:{log.stream}",))
             last = conn.execute(

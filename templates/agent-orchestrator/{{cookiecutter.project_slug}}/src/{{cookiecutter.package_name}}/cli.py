@@ -145,6 +145,11 @@ def verify(tenant: str | None) -> None:
             reports = [log.verify(t) for t in ([tenant] if tenant else log.tenants())]
         finally:
             pool.close()
+    if not reports or (tenant and not reports[0].entries):
+        where = f"tenant={tenant!r}" if tenant else "any tenant"
+        raise click.ClickException(
+            f"no tool audit entries for {where} in this database: check DATABASE_URL / DATA_DIR"
+        )
     for report in reports:
         click.echo(json.dumps(report.__dict__))
     if not all(report.ok for report in reports):

@@ -10,11 +10,21 @@ THREAD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 TENANT_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 ThreadId = Annotated[str, StringConstraints(pattern=THREAD_ID_PATTERN)]
 Tenant = Annotated[str, StringConstraints(pattern=TENANT_PATTERN)]
-RunStatus = Literal["completed", "awaiting_approval", "limit_reached", "interrupted", "fallback"]
+RunStatus = Literal[
+    "running", "completed", "awaiting_approval", "limit_reached", "interrupted", "fallback"
+]
 ToolOutcome = Literal[
     "ok", "error", "flagged", "timeout", "invalid", "limit", "rejected", "refused", "pending"
 ]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+Text = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        min_length=1,
+        max_length=1000,
+        pattern=r"^[^\x00-\x08\x0b-\x1f\x7f]*$",
+    ),
+]  # one line of text for the audit: no NUL or other control characters (tabs, newlines ok)
 
 
 class RunRequest(BaseModel):

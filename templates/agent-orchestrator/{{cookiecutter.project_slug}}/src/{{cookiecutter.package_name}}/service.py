@@ -36,6 +36,7 @@ from .agent.systems import {{ "Deployments" if cookiecutter.tool_set == "ops" el
 from .agent.tools import RISKY_TOOLS
 from .audit import AuditEntry, AuditLog
 from .checkpoints import Checkpoints, open_checkpoints
+from .platform.database import open_pool
 from .platform.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable, UpstreamError
 from .platform.metrics import ServiceMetrics
 from .platform.releases import Release, ReleaseManager
@@ -54,7 +55,7 @@ from .schemas import (
 )
 from .settings import Settings
 from .telemetry import AgentMetrics
-from .threads import Thread, ThreadStore
+from .threads import Thread, ThreadStore, thread_key
 
 log = logging.getLogger(__name__)
 MAX_STEPS_LIMIT = 50
@@ -100,15 +101,24 @@ class AgentService:
     ) -> RunResult:
         """Run the agent on a task, in a new thread or appended to one of the tenant's."""
         tenant = self.tenant_of(caller, tenant)
-        thread = self._threads.claim(tenant, thread_id or uuid.uuid4().hex, caller.id)
-        if kill_switch:
-            return self._fallback(thread, release)
+        thread_id = thread_id or uuid.uuid4().hex
+        if kill_switch:  # nothing is stored: no thread piles up while the switch is on
+            return self._fallback(Thread(thread_key(tenant, thread_id), tenant, thread_id,
+                                         caller.id), release)  # fmt: skip
+        thread = self._threads.claim(tenant, thread_id, caller.id)
         with self._threads.run_lock(thread.key):
-            if self._snapshot(thread.key).interrupts:
+            snapshot = self._snapshot(thread.key)
+            if snapshot.interrupts:
                 raise Conflict(
                     f"thread_id={thread.thread_id!r} is waiting for a human decision: answer"
                     f" it with POST /v1/runs/{thread.thread_id}/decisions before starting"
                     " another task",
+                    thread_id=thread.thread_id,
+                )
+            if snapshot.next:  # a new task would drop the unfinished step (an approved write)
+                raise Conflict(
+                    f"thread_id={thread.thread_id!r} has an unfinished run: finish it with"
+                    f" POST /v1/runs/{thread.thread_id}/resume before starting another task",
                     thread_id=thread.thread_id,
                 )
             return self._invoke({"messages": [HumanMessage(task)]}, thread, release, caller.id)
@@ -128,6 +138,10 @@ class AgentService:
         with self._threads.run_lock(thread.key):
             snapshot = self._snapshot(thread.key)
             if snapshot.interrupts:
+                pending = [c["id"] for c in snapshot.interrupts[0].value["tool_calls"]]
+                stored = self._threads.stored_decisions(thread.key, pending)
+                if len(stored) == len(pending):  # decided, but the replica died before resuming
+                    return self._invoke(Command(resume=stored), thread, release, caller.id)
                 raise Conflict(
                     f"thread_id={thread_id!r} is waiting for a human decision, not interrupted:"
                     f" use POST /v1/runs/{thread_id}/decisions",
@@ -153,19 +167,27 @@ class AgentService:
         """Apply a human's decision on each pending call, exactly once, then continue the run."""
         thread = self._thread(caller, tenant, thread_id)
         caller.require_role(self._settings.approver_role, "deciding on a tool call")
-        if kill_switch:
-            return self._fallback(thread, release)  # stays paused; nothing risky runs
         ids = [d.tool_call_id for d in decisions]
+        if len(set(ids)) != len(ids):
+            duplicate = next(i for i in ids if ids.count(i) > 1)
+            raise Unprocessable(
+                f"decisions.tool_call_id={duplicate!r} appears twice: one decision per call"
+            )
         try:
             with self._threads.run_lock(thread.key):
-                return self._decide_locked(caller, thread, decisions, release)
+                return self._decide_locked(caller, thread, decisions, release, kill_switch)
         except Conflict:
             self._already_decided(thread, ids)  # name the decision that won, if one did
             self._metrics.decision("conflict")
             raise
 
     def _decide_locked(
-        self, caller: Caller, thread: Thread, decisions: list[CallDecision], release: Release
+        self,
+        caller: Caller,
+        thread: Thread,
+        decisions: list[CallDecision],
+        release: Release,
+        kill_switch: bool,
     ) -> RunResult:
         snapshot = self._snapshot(thread.key)
         if not snapshot.interrupts:
@@ -212,6 +234,11 @@ class AgentService:
                     " it can only be rejected now (the model is then told why)"
                 )
             args = call["args"]
+            if asked.action != "edit" and asked.args is not None:
+                raise Unprocessable(
+                    f"decisions.args is only for action='edit' (tool_call_id={call_id!r} is"
+                    f" {asked.action!r}): to run other arguments, edit the call"
+                )
             if asked.action == "edit":
                 if asked.args is None:
                     raise Unprocessable("decisions.args is required when action='edit'")
@@ -222,17 +249,25 @@ class AgentService:
             resume[call_id] = Decision(action=asked.action, message=asked.message,
                                        actor=caller.id, args=args,
                                        args_hash=args_hash(call["name"], args))  # fmt: skip
-        taken = self._threads.decide(
-            thread.key, [(i, d["action"], d["actor"], d["args_hash"]) for i, d in resume.items()]
-        )
+        if kill_switch:  # checked, not recorded: the call stays pending, nothing runs
+            result = self._result(snapshot, thread)
+            return result.model_copy(update={"status": "fallback", "fallback": True,
+                                             "answer": self._releases.safe_fallback})  # fmt: skip
+        entries = [
+            AuditEntry(thread.tenant, thread.key, "approval_decided", pending[i]["name"], i,
+                       d["action"], d["message"], caller.id, release.id, d["args"])
+            for i, d in resume.items()
+        ]  # fmt: skip
+
+        def audited(conn: Any) -> None:
+            for entry in entries:
+                self._audit.record(entry, conn)
+
+        # the decisions and their audit entries commit together, or neither does
+        taken = self._threads.decide(thread.key, resume, audited)
         if taken:
             self._already_decided(thread, list(taken))
-        for call_id, decision in resume.items():
-            call = pending[call_id]
-            self._audit.record(AuditEntry(
-                thread.tenant, thread.key, "approval_decided", call["name"], call_id,
-                decision["action"], decision["message"], caller.id, release.id, decision["args"],
-            ))  # fmt: skip
+        for decision in resume.values():
             self._metrics.decision(decision["action"])
         return self._invoke(Command(resume=resume), thread, release, caller.id)
 
@@ -251,10 +286,13 @@ class AgentService:
         thread = self._thread(caller, tenant, thread_id)
         snapshot = self._existing(thread)
         result = self._result(snapshot, thread)
+        running = self._threads.running(thread.key)
+        if running and result.status == "interrupted":
+            result = result.model_copy(update={"status": "running"})  # not stopped: under way
         return RunState(
             **result.model_dump(),
             owner=thread.owner,
-            running=self._threads.running(thread.key),
+            running=running,
             messages=[_message_record(m) for m in snapshot.values.get("messages", [])],
             audit=self._audit.for_thread(thread.tenant, thread.key),
             checkpoint_id=(snapshot.config.get("configurable") or {}).get("checkpoint_id"),
@@ -494,7 +532,9 @@ def open_service(
     with ExitStack() as stack:
         url = releases.shared.url
         checkpoints = stack.enter_context(open_checkpoints(settings, url))
-        threads = ThreadStore(checkpoints.state_pool)
+        locks = open_pool(url, "run-locks", settings.database_pool_size)
+        stack.callback(locks.close)
+        threads = ThreadStore(checkpoints.state_pool, locks)
         system = open_system(settings.system_path)
         stack.callback(system.close)
         agent = AgentService(

@@ -13,12 +13,13 @@ PostgreSQL, so every replica agrees.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from .platform.errors import Conflict
@@ -37,6 +38,7 @@ CREATE TABLE IF NOT EXISTS agent_decisions (
     action       text NOT NULL,
     actor        text NOT NULL,
     args_hash    text NOT NULL,
+    decision     jsonb NOT NULL,
     decided_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (thread_key, tool_call_id)
 );
@@ -71,10 +73,13 @@ def thread_key(tenant: str, thread_id: str) -> str:
 
 
 class ThreadStore:
-    """Threads, decisions and run locks on the service's pool (shared with the audit)."""
+    """Threads and decisions on the service's pool (shared with the audit and checkpoints);
+    run locks on a pool of their own: a run holds its lock connection while it needs others,
+    so on one shared pool N concurrent runs would hold all N connections and wait forever."""
 
-    def __init__(self, pool: ConnectionPool[Any]) -> None:
+    def __init__(self, pool: ConnectionPool[Any], locks: ConnectionPool[Any]) -> None:
         self._pool = pool
+        self._locks = locks
         with self._pool.connection() as conn, conn.transaction():  # replicas: one at a time
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (SETUP_LOCK,))
             conn.execute(SCHEMA)
@@ -104,25 +109,37 @@ class ThreadStore:
         return Thread(row["thread_key"], row["tenant"], row["thread_id"], row["owner"])
 
     def decide(
-        self, key: str, decisions: list[tuple[str, str, str, str]]
+        self, key: str, decisions: Mapping[str, Mapping[str, Any]], within: Callable[[Any], Any]
     ) -> dict[str, TakenDecision]:
-        """Record (call id, action, actor, args hash) decisions in one transaction, all or
-        none; returns the decisions already taken for any of these calls (then nothing is
-        recorded)."""
+        """Record the decisions (call id -> decision) in one transaction with whatever
+        `within(conn)` writes (their audit entries), all or none; returns the decisions
+        already taken for any of these calls (then nothing is recorded)."""
         try:
             with self._pool.connection() as conn, conn.transaction():
-                for call_id, action, actor, digest in decisions:
+                for call_id, decision in decisions.items():
                     inserted = conn.execute(
                         "INSERT INTO agent_decisions (thread_key, tool_call_id, action, actor,"
-                        " args_hash) VALUES (%s, %s, %s, %s, %s)"
+                        " args_hash, decision) VALUES (%s, %s, %s, %s, %s, %s)"
                         " ON CONFLICT (thread_key, tool_call_id) DO NOTHING RETURNING 1",
-                        (key, call_id, action, actor, digest),
-                    ).fetchone()
+                        (key, call_id, decision["action"], decision["actor"],
+                         decision["args_hash"], Jsonb(dict(decision))),
+                    ).fetchone()  # fmt: skip
                     if inserted is None:  # taken already, or by a concurrent decision
                         raise _Lost()
+                within(conn)
         except _Lost:
-            return self.taken(key, [d[0] for d in decisions])
+            return self.taken(key, list(decisions))
         return {}
+
+    def stored_decisions(self, key: str, call_ids: list[str]) -> dict[str, Any]:
+        """The decisions recorded for these calls, as the graph resumes with them."""
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT tool_call_id, decision FROM agent_decisions"
+                " WHERE thread_key = %s AND tool_call_id = ANY(%s)",
+                (key, call_ids),
+            ).fetchall()
+        return {r["tool_call_id"]: r["decision"] for r in rows}
 
     def taken(self, key: str, call_ids: list[str]) -> dict[str, TakenDecision]:
         with self._pool.connection() as conn:
@@ -142,7 +159,7 @@ class ThreadStore:
     @contextmanager
     def run_lock(self, key: str) -> Iterator[None]:
         """Hold the thread while a run executes; 409 at once if another run holds it."""
-        with self._pool.connection() as conn:
+        with self._locks.connection() as conn:
             row = conn.execute(
                 "SELECT pg_try_advisory_lock(%s, hashtext(%s)) AS locked", (LOCK_SPACE, key)
             ).fetchone()

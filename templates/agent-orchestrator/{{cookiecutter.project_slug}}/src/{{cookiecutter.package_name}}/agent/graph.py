@@ -6,6 +6,7 @@ decides -> tools -> planner ... until the planner answers or a budget stops the 
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any, Literal
 
@@ -51,6 +52,7 @@ def call_planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         if tokens:
             record_usage(span, input_tokens, output_tokens)
     seconds = time.perf_counter() - started
+    reply = _checkpointable(reply)
     cost = estimate_cost_usd(context.prices, input_tokens, output_tokens)
     if context.metrics is not None:
         context.metrics.model_call(
@@ -71,8 +73,45 @@ def call_planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "limit": limit,
     }
     if new_run:
-        update.update(decisions={"__reset__": True}, flagged=False)
+        update.update(decisions={"__reset__": True}, flagged=False, started_by=context.actor)
     return update
+
+
+INT64 = 2**63
+
+
+def _fits(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | dict | list):
+        return True
+    if isinstance(value, int):
+        return -INT64 <= value < INT64
+    items = value.values() if isinstance(value, dict) else value
+    return all(_fits(item) for item in items)
+
+
+def _checkpointable(reply: AIMessage) -> AIMessage:
+    """A call whose arguments cannot be checkpointed (an integer beyond 64 bits, which
+    msgpack refuses) becomes an invalid call, answered as such, instead of a run that can
+    never be saved or resumed."""
+    bad = [c for c in reply.tool_calls if not _fits(c["args"])]
+    if not bad:
+        return reply
+    invalid = [
+        {
+            "name": c["name"],
+            "args": json.dumps(c["args"])[:200],
+            "id": c["id"],
+            "error": "an integer argument is out of range",
+            "type": "invalid_tool_call",
+        }
+        for c in bad
+    ]
+    return reply.model_copy(
+        update={
+            "tool_calls": [c for c in reply.tool_calls if _fits(c["args"])],
+            "invalid_tool_calls": [*reply.invalid_tool_calls, *invalid],
+        }
+    )
 
 
 def route_after_planner(state: State) -> Literal["approval", "tools", "__end__"]:
@@ -109,7 +148,7 @@ def ask_for_approval(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                     "args": found["args"],
                     "args_hash": found["args_hash"],
                     "reason": found["reason"],
-                    "requested_by": runtime.context.actor,
+                    "requested_by": state.started_by,
                     "after_flagged_output": found["after_flagged"],
                     "requested_at": found["at"],
                     "expires_at": found["at"] + ttl,

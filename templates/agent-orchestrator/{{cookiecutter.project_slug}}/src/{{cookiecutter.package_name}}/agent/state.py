@@ -98,6 +98,10 @@ class State(InputState):
     decisions: Annotated[dict[str, Decision], merge] = field(default_factory=dict)
     """Human decisions on calls that asked for one, keyed by tool call id."""
 
+    started_by: str = "-"
+    """Who posted the current run's task: the caller separation of duties keeps from deciding
+    its calls, whoever resumes or continues the run later."""
+
     flagged: bool = False
     """A tool result of this run was withheld as an injection attempt: risky calls proposed
     after it are refused (no approval) or shown to the approver with that provenance."""
