@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import psutil
+import psycopg
 import pytest
 from fleet import ServiceProcess
 
@@ -40,3 +41,20 @@ def test_clearing_handles_keeps_live_processes(tmp_path) -> None:
     (tmp_path / HANDLE_PIDS).write_text(json.dumps([psutil.Process().pid, 2**22 + 17]))
     assert clear_stale_handles(tmp_path) == [2**22 + 17]
     assert json.loads((tmp_path / HANDLE_PIDS).read_text()) == [psutil.Process().pid]
+
+
+def test_open_pool_gives_autocommit_dict_rows_that_survive_a_killed_backend(database_url) -> None:
+    from goldenpath_chassis.database import open_pool
+
+    pool = open_pool(database_url, "test", 2)
+    try:
+        with pool.connection() as conn:
+            assert conn.autocommit and conn.execute("SELECT 1 AS one").fetchone() == {"one": 1}
+            pid = conn.info.backend_pid
+        with psycopg.connect(database_url, autocommit=True) as other:  # as a failover does
+            other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        for _ in range(3):  # checked on checkout: a dead connection is replaced, not handed out
+            with pool.connection() as conn:
+                assert conn.execute("SELECT 2 AS two").fetchone() == {"two": 2}
+    finally:
+        pool.close()

@@ -9,6 +9,7 @@ tables are used, so a paused run resumes on any replica.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -44,6 +45,17 @@ class Checkpoints:
             return conn.execute("SELECT 1").fetchone() is not None
 
 
+def _take_setup_lock(conn: Any, timeout: float = 300.0) -> None:
+    """Wait for the setup lock by polling, never inside one long statement: LangGraph's
+    migrations run CREATE INDEX CONCURRENTLY, which waits for every open transaction, so a
+    replica blocked in `pg_advisory_lock` would make the one holding the lock wait forever."""
+    deadline = time.monotonic() + timeout
+    while not conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (SETUP_LOCK,)).fetchone()["ok"]:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"another replica held the checkpoint setup lock for {timeout:g} s")
+        time.sleep(0.1)
+
+
 @contextmanager
 def open_checkpoints(settings: Settings, url: str) -> Iterator[Checkpoints]:
     """Checkpoints in the service's database (the chassis opened it: `url`)."""
@@ -53,7 +65,7 @@ def open_checkpoints(settings: Settings, url: str) -> Iterator[Checkpoints]:
         stack.callback(pool.close)
         saver = PostgresSaver(pool)  # type: ignore[arg-type]
         with pool.connection() as conn:  # replicas starting together migrate one at a time
-            conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK,))
+            _take_setup_lock(conn)
             try:
                 saver.setup()
             finally:

@@ -98,7 +98,9 @@ class ScriptedPlanner:
         start = max(i for i, m in enumerate(messages) if isinstance(m, HumanMessage))
         planned = plan_calls(_text(messages[start]))
         run = messages[start + 1 :]
-        made = sum(len(m.tool_calls) for m in run if isinstance(m, AIMessage))
+        made = sum(
+            len(m.tool_calls) + len(m.invalid_tool_calls) for m in run if isinstance(m, AIMessage)
+        )
         if made < len(planned):
             tool, args = planned[made]
             call_id = f"call_{len(messages)}_{made}"
