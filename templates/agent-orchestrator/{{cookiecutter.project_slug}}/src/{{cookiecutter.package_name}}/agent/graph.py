@@ -106,11 +106,16 @@ def _checkpointable(reply: AIMessage) -> AIMessage:
         }
         for c in bad
     ]
-    return reply.model_copy(
-        update={
-            "tool_calls": [c for c in reply.tool_calls if _fits(c["args"])],
-            "invalid_tool_calls": [*reply.invalid_tool_calls, *invalid],
-        }
+    # A fresh message: provider fields (Bedrock's toolUse blocks, raw metadata) repeat the
+    # arguments and would fail the checkpoint the same way.
+    text = reply.content if isinstance(reply.content, str) else reply.text
+    return AIMessage(
+        text,
+        id=reply.id,
+        name=reply.name,
+        tool_calls=[c for c in reply.tool_calls if _fits(c["args"])],
+        invalid_tool_calls=[*reply.invalid_tool_calls, *invalid],
+        usage_metadata=reply.usage_metadata,
     )
 
 
