@@ -224,18 +224,8 @@ def run_tools(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             reason = found["reason"] if found else "Not run: the policy never reviewed it."
             outcome = found["outcome"] if found else "refused"
             risky = bool(found and found["risky"])
-            _audit(
-                context,
-                thread,
-                "tool_call",
-                call_id,
-                name,
-                found["args"] if found else {},
-                outcome,
-                reason,
-            )
-            answers.append(_answer(call_id, name, reason, outcome, risky, True))
-            _count(context, name, outcome)
+            args = found["args"] if found else {}
+            answers.append(_not_run(context, thread, call_id, name, args, outcome, reason, risky))
             continue
         args, actor = found["args"], None
         if found["verdict"] == "ask":
@@ -244,22 +234,18 @@ def run_tools(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                 who = decision["actor"] if decision else "nobody"
                 why = decision["message"] if decision else "no decision was recorded"
                 text = f"Not run: rejected by {who}: {why}"
-                _audit(context, thread, "tool_call", call_id, name, args, "rejected", text, who)
-                answers.append(_answer(call_id, name, text, "rejected", True, True))
-                _count(context, name, "rejected")
+                answers.append(
+                    _not_run(context, thread, call_id, name, args, "rejected", text, True, who)
+                )
                 continue
             args, actor = decision["args"], decision["actor"]
             if args_hash(name, args) != decision["args_hash"]:  # never run what nobody saw
                 text = "Not run: the arguments differ from the ones the approver saw."
-                _audit(context, thread, "tool_call", call_id, name, args, "refused", text)
-                answers.append(_answer(call_id, name, text, "refused", True, True))
-                _count(context, name, "refused")
+                answers.append(_not_run(context, thread, call_id, name, args, "refused", text))
                 continue
         if found["risky"] and context.kill_switch():
             text = "Not run: the kill switch is on, so risky tools are disabled."
-            _audit(context, thread, "tool_call", call_id, name, args, "refused", text)
-            answers.append(_answer(call_id, name, text, "refused", True, True))
-            _count(context, name, "refused")
+            answers.append(_not_run(context, thread, call_id, name, args, "refused", text))
             continue
         key = f"{thread}:{call_id}"
         _audit(context, thread, "tool_intent", call_id, name, args, "started", key, actor)
@@ -300,6 +286,23 @@ def run_tools(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         _count(context, name, done.outcome)
     usage["seconds"] += time.perf_counter() - started
     return {"messages": answers, "usage": usage, "flagged": flagged}
+
+
+def _not_run(
+    context: Context,
+    thread: str,
+    call_id: str,
+    name: str,
+    args: dict[str, Any],
+    outcome: str,
+    text: str,
+    risky: bool = True,
+    actor: str | None = None,
+) -> ToolMessage:
+    """A call that does not run: audited, counted, and answered to the model with the reason."""
+    _audit(context, thread, "tool_call", call_id, name, args, outcome, text, actor)
+    _count(context, name, outcome)
+    return _answer(call_id, name, text, outcome, risky, True)
 
 
 def decision_edited(state: State, call_id: str) -> bool:
