@@ -12,6 +12,7 @@ import keyword
 import re
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 ANSWERS: dict = json.loads(r"""{{ cookiecutter | tojson }}""")
 # The template's own cookiecutter.json: the allowed values of every choice.
@@ -42,6 +43,7 @@ class Refusal(Exception):
 
     def __init__(self, field: str, value: object, allowed: str) -> None:
         super().__init__(f"{field}={value!r} is not allowed: {allowed}")
+        self.field, self.value, self.allowed = field, value, allowed
 
 
 def check_project_slug(value: str) -> None:
@@ -67,11 +69,14 @@ def check_package_name(value: str) -> None:
         )
 
 
-def check_owner(answers: dict) -> None:
+def check_owner_team(answers: dict) -> None:
     if not TEAM.match(answers["owner_team"]):
         raise Refusal(
             "owner_team", answers["owner_team"], "use lowercase letters, digits and hyphens"
         )
+
+
+def check_owner_email(answers: dict) -> None:
     if not EMAIL.match(answers["owner_email"]):
         raise Refusal("owner_email", answers["owner_email"], "give an address like team@example.com")
 
@@ -91,54 +96,40 @@ def _number(field: str, value: str, low: float, high: float, allowed: str) -> fl
     return number
 
 
-def check_slos(answers: dict) -> None:
-    _number(
-        "availability_slo",
-        answers["availability_slo"],
-        90.0,
-        99.999,
-        "a percentage from 90 to 99.999, such as 99.9",
-    )
-    _number(
-        "latency_slo_p95_ms",
-        answers["latency_slo_p95_ms"],
-        10,
-        60000,
-        "a whole number of milliseconds from 10 to 60000",
-    )
-    if not str(answers["latency_slo_p95_ms"]).strip().isdigit():
-        raise Refusal(
-            "latency_slo_p95_ms",
-            answers["latency_slo_p95_ms"],
-            "a whole number of milliseconds from 10 to 60000",
-        )
+def check_availability(answers: dict) -> None:
+    allowed = "a percentage from 90 to 99.999, such as 99.9"
+    _number("availability_slo", answers["availability_slo"], 90.0, 99.999, allowed)
 
 
-def check_agent_limits(answers: dict) -> None:
-    if "approval_ttl_minutes" in answers:
-        allowed = "a whole number of minutes from 1 to 10080 (a week)"
-        value = str(answers["approval_ttl_minutes"]).strip()
-        if not value.isdigit():
-            raise Refusal("approval_ttl_minutes", answers["approval_ttl_minutes"], allowed)
-        _number("approval_ttl_minutes", value, 1, 10080, allowed)
-    if "run_budget_usd" in answers:
-        _number(
-            "run_budget_usd",
-            answers["run_budget_usd"],
-            0.01,
-            10000,
-            "US dollars from 0.01 to 10000, such as 1.00",
-        )
+def check_latency(answers: dict) -> None:
+    allowed = "a whole number of milliseconds from 10 to 60000"
+    value = answers["latency_slo_p95_ms"]
+    if not str(value).strip().isdigit():
+        raise Refusal("latency_slo_p95_ms", value, allowed)
+    _number("latency_slo_p95_ms", value, 10, 60000, allowed)
 
 
-def check_choices(answers: dict) -> None:
+def check_approval_ttl(answers: dict) -> None:
+    allowed = "a whole number of minutes from 1 to 10080 (a week)"
+    value = str(answers["approval_ttl_minutes"]).strip()
+    if not value.isdigit():
+        raise Refusal("approval_ttl_minutes", answers["approval_ttl_minutes"], allowed)
+    _number("approval_ttl_minutes", value, 1, 10080, allowed)
+
+
+def check_run_budget(answers: dict) -> None:
+    allowed = "US dollars from 0.01 to 10000, such as 1.00"
+    _number("run_budget_usd", answers["run_budget_usd"], 0.01, 10000, allowed)
+
+
+def check_choice(field: str, answers: dict, options: dict) -> None:
     """Choice answers given with --no-input or extra context bypass the prompt's menu."""
-    for field, allowed in OPTIONS.items():
-        if isinstance(allowed, list) and answers[field] not in allowed:
-            raise Refusal(field, answers[field], "choose one of " + ", ".join(allowed))
+    allowed = options.get(field)
+    if isinstance(allowed, list) and answers[field] not in allowed:
+        raise Refusal(field, answers[field], "choose one of " + ", ".join(allowed))
 
 
-def check_combinations(answers: dict) -> None:
+def check_model_latency(answers: dict) -> None:
     model_calls = {
         "rag-service": answers.get("generation_mode") in {"openai-compatible", "bedrock"},
         "agent-orchestrator": answers.get("llm") in {"openai-compatible", "bedrock"},
@@ -149,9 +140,10 @@ def check_combinations(answers: dict) -> None:
             answers["latency_slo_p95_ms"],
             f"at least {LLM_LATENCY_FLOOR_MS} ms when answers come from a language model",
         )
-    if answers["_kind"] == "agent-orchestrator" and (
-        answers["human_approval"] == "y" and answers["checkpointer"] == "sqlite"
-    ):
+
+
+def check_approval_checkpointer(answers: dict) -> None:
+    if answers["human_approval"] == "y" and answers["checkpointer"] == "sqlite":
         raise Refusal(
             "checkpointer",
             "sqlite",
@@ -159,26 +151,71 @@ def check_combinations(answers: dict) -> None:
         )
 
 
-CHECKS: list[Callable[[dict], None]] = [
-    check_choices,
-    lambda a: check_project_slug(a["project_slug"]),
-    lambda a: check_package_name(a["package_name"]),
-    check_owner,
-    lambda a: check_region(a["aws_region"]),
-    check_slos,
-    check_agent_limits,
-    check_combinations,
+# One check per answer: each judges only its own field, so every bad answer is reported.
+FIELD_CHECKS: dict[str, Callable[[dict], None]] = {
+    "project_slug": lambda a: check_project_slug(a["project_slug"]),
+    "package_name": lambda a: check_package_name(a["package_name"]),
+    "owner_team": check_owner_team,
+    "owner_email": check_owner_email,
+    "aws_region": lambda a: check_region(a["aws_region"]),
+    "availability_slo": check_availability,
+    "latency_slo_p95_ms": check_latency,
+    "approval_ttl_minutes": check_approval_ttl,
+    "run_budget_usd": check_run_budget,
+}
+# Checks of answers that are each fine alone: (the fields they read, the check). A prompt
+# applies one as soon as all its fields are answered; the first field that admits the
+# combination is named (a template without a field skips the check).
+COMBINATION_CHECKS: list[tuple[tuple[str, ...], Callable[[dict], None]]] = [
+    (("latency_slo_p95_ms", "generation_mode"), check_model_latency),
+    (("latency_slo_p95_ms", "llm"), check_model_latency),
+    (("human_approval", "checkpointer"), check_approval_checkpointer),
 ]
 
 
+def refusals(answers: dict, options: dict) -> list[Refusal]:
+    """Every bad answer at once: one refusal per field, then the combinations of good ones."""
+    found: dict[str, Refusal] = {}
+    for field in answers:
+        if field.startswith("_"):
+            continue  # private answers are the template's, not the user's
+        for check in (
+            lambda a, f=field: check_choice(f, a, options),
+            FIELD_CHECKS.get(field),
+        ):
+            if check is None or field in found:
+                continue
+            try:
+                check(answers)
+            except Refusal as refusal:
+                found[field] = refusal
+    for fields, check in COMBINATION_CHECKS:
+        if all(f in answers for f in fields) and not found.keys() & set(fields):
+            try:
+                check(answers)
+            except Refusal as refusal:
+                found.setdefault(refusal.field, refusal)
+    return list(found.values())
+
+
+def replay_hint(answers: dict) -> str:
+    """Cookiecutter saved the answers before this hook ran: say how to reuse them."""
+    name = Path(str(answers.get("_repo_dir") or answers.get("_template") or "template")).name
+    replay = f"~/.cookiecutter_replay/{name}.json"
+    return (
+        f"your answers are saved in {replay}: fix the fields above there and rerun"
+        f" `cookiecutter --replay-file {replay} {answers.get('_template', '<template>')}`,"
+        " or run `goldenpath new`, which checks each answer as you type it"
+    )
+
+
 def main() -> int:
-    try:
-        for check in CHECKS:
-            check(ANSWERS)
-    except Refusal as refusal:
+    found = refusals(ANSWERS, OPTIONS)
+    for refusal in found:
         sys.stderr.write(f"error: {refusal}\n")
-        return 1
-    return 0
+    if found:
+        sys.stderr.write(f"hint: {replay_hint(ANSWERS)}\n")
+    return 1 if found else 0
 
 
 if __name__ == "__main__":

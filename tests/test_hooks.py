@@ -40,9 +40,10 @@ def test_bad_answer_is_refused_with_one_clear_line_and_nothing_left(
         assert refused.message in done.stderr
         return
     errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1, done.stderr
-    assert refused.message in errors[0]
-    assert "is not allowed" in errors[0]
+    fields = [line.split("=", 1)[0] for line in errors]
+    assert errors and len(set(fields)) == len(fields), done.stderr  # one line per bad field
+    assert any(refused.message in line for line in errors), done.stderr
+    assert all("is not allowed" in line for line in errors)
 
 
 @pytest.mark.parametrize(
@@ -64,3 +65,20 @@ def test_good_edge_answers_are_accepted(answers: dict[str, str], tmp_path: Path)
 def test_language_model_latency_floor_allows_extractive_mode(tmp_path: Path) -> None:
     done = run_cookiecutter("rag-service", {"latency_slo_p95_ms": "200"}, tmp_path)
     assert done.returncode == 0, done.stderr
+
+
+def test_every_bad_answer_is_reported_at_once_with_the_replay_file(tmp_path: Path) -> None:
+    bad = {
+        "project_slug": "Bad Slug",
+        "package_name": "class",
+        "owner_email": "nobody",
+        "latency_slo_p95_ms": "fast",
+        "human_approval": "y",
+        "checkpointer": "sqlite",
+    }
+    done = run_cookiecutter("agent-orchestrator", bad, tmp_path)
+    assert done.returncode != 0 and list(tmp_path.iterdir()) == []
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    named = sorted(line.split("=", 1)[0].removeprefix("error: ") for line in errors)
+    assert named == sorted(bad.keys() - {"human_approval"}), done.stderr
+    assert "--replay-file ~/.cookiecutter_replay/agent-orchestrator.json" in done.stderr

@@ -61,6 +61,54 @@ def bake(templates: tuple[str, ...], keep: Path | None, no_tests: bool, kit: Pat
     sys.exit(1 if failed else 0)
 
 
+@main.command()
+@click.argument("template", required=False)
+@click.argument("answers", nargs=-1)
+@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("."), help="Where the project folder is made.")  # fmt: skip
+@click.option("--no-input", is_flag=True, help="Take the defaults and the key=value answers.")
+@click.option("--kit", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="The kit to render from (default: this one).")  # fmt: skip
+def new(
+    template: str | None,
+    answers: tuple[str, ...],
+    output_dir: Path,
+    no_input: bool,
+    kit: Path | None,
+) -> None:
+    """Make a new service: TEMPLATE's questions, each answer checked as you type it.
+
+    ANSWERS are key=value pairs that replace a question's default (as with cookiecutter).
+    """
+    from . import KIT_ROOT
+    from .new import AnswerRefused, ask, choose_template, render
+
+    kit_root = kit or KIT_ROOT
+    if template and "=" in template:
+        template, answers = None, (template, *answers)
+    extra = {}
+    for pair in answers:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not key=value", param_hint="ANSWERS")
+        extra[key] = value
+    name = template or choose_template(kit_root, no_input)
+    template_dir = kit_root / "templates" / name
+    if not (template_dir / "cookiecutter.json").is_file():
+        raise click.BadParameter(f"{name!r} is not a template in {kit_root / 'templates'}",
+                                 param_hint="TEMPLATE")  # fmt: skip
+    try:
+        chosen = ask(template_dir, extra, no_input, lambda line: click.secho(line, fg="red"))
+    except AnswerRefused as refused:
+        click.echo(f"error: {refused}", err=True)
+        sys.exit(1)
+    except (KeyboardInterrupt, EOFError):
+        click.echo("\nstopped: nothing was written", err=True)
+        sys.exit(130)
+    project = render(template_dir, chosen, output_dir)
+    click.echo(f"made {project}")
+
+
 main.add_command(bootstrap_group)  # goldenpath infra bootstrap | preflight
 
 if __name__ == "__main__":
