@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 ANSWERS: dict = json.loads(r"""{{ cookiecutter | tojson }}""")
@@ -86,9 +87,16 @@ def record_answers() -> None:
 
 
 def print_next_steps() -> None:
-    slug = ANSWERS["project_slug"]
-    print(f"\n{ANSWERS['project_name']} is ready in ./{slug}. Next:\n")
-    print(f"  cd {slug}")
+    """Only where a person will cd into it: not in a bake, nor cruft update's scratch copy."""
+    here = Path.cwd().resolve()
+    if os.environ.get("GOLDENPATH_QUIET") or here.is_relative_to(
+        Path(tempfile.gettempdir()).resolve()
+    ):
+        return
+    where = os.path.relpath(here, os.environ.get("PWD", here))
+    where = where if where.startswith(".") else f"./{where}"
+    print(f"\n{ANSWERS['project_name']} is ready in {where}. Next:\n")
+    print(f"  cd {where}")
     print("  make test    # installs into .venv, runs lint and the test suite")
     print("  make run     # serves on http://127.0.0.1:8000 (docs at /docs)\n")
 

@@ -12,9 +12,10 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from . import TEMPLATES_DIR
 from .matrix import Combination
 
 LEFTOVER_MARKERS = re.compile(r"\{\{-?\s*cookiecutter|\{%-?\s*(if|elif|for|include|set|raw)\b")
+QUIET = "GOLDENPATH_QUIET"  # read by the post-generation hook
 SKIP_DIRS = {".venv", ".data", "__pycache__", ".ruff_cache", ".pytest_cache", ".mypy_cache"}
 
 
@@ -43,6 +45,7 @@ class BakeResult:
 def render(combination: Combination, output_dir: Path, templates_dir: Path = TEMPLATES_DIR) -> Path:
     """Render one combination by the template's own path (the chooser always picks the first)."""
     output_dir.mkdir(parents=True, exist_ok=True)
+    os.environ[QUIET] = "1"  # the hook's "is ready, next: cd ..." is not true of a bake
     project = cookiecutter(
         str(templates_dir / combination.template),
         no_input=True,
@@ -114,13 +117,43 @@ def check_ruff(project: Path) -> list[str]:
     return failures
 
 
-def run_suite(project: Path, timeout: float = 900) -> list[str]:
-    """Run the generated project's own tests with this interpreter (one shared environment)."""
-    done = _run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"], project,
-                timeout)  # fmt: skip
-    if done.returncode == 0:
+COLLECTED = re.compile(r"collected (\d+) items?")
+OUTCOME = re.compile(r"^\S+\.py ([.sFExX]+)")  # a progress line: "tests/test_x.py ..F.s"
+
+Progress = Callable[[int, int], None]  # (tests run, tests collected)
+
+
+def run_suite(project: Path, timeout: float = 900, progress: Progress | None = None) -> list[str]:
+    """Run the generated project's own tests with this interpreter (one shared environment),
+    reporting tests run out of collected as pytest prints them."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("PYTHONPATH", None)
+    command = [sys.executable, "-m", "pytest", "-x", "-p", "no:cacheprovider", "--color=no"]
+    process = subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    timer = threading.Timer(timeout, process.kill)
+    timer.start()
+    output: list[str] = []
+    total = done = 0
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            if match := COLLECTED.search(line):
+                total = int(match.group(1))
+            elif match := OUTCOME.match(line):
+                done += len(match.group(1))
+            else:
+                continue
+            if progress is not None:
+                progress(done, total)
+        returncode = process.wait()
+    finally:
+        timer.cancel()
+    if returncode == 0:
         return []
-    return [f"generated test suite failed:\n{(done.stdout + done.stderr)[-6000:]}"]
+    reason = f"killed after {timeout:g} s" if returncode < 0 else f"exit code {returncode}"
+    return [f"generated test suite failed ({reason}):\n{''.join(output)[-6000:]}"]
 
 
 def bake(
@@ -128,6 +161,7 @@ def bake(
     output_dir: Path,
     run_tests: bool = True,
     templates_dir: Path = TEMPLATES_DIR,
+    progress: Progress | None = None,
 ) -> BakeResult:
     result = BakeResult(combination)
     started = time.perf_counter()
@@ -144,6 +178,6 @@ def bake(
     result.seconds["checks"] = time.perf_counter() - started
     if run_tests and result.ok:
         started = time.perf_counter()
-        result.failures += run_suite(result.project)
+        result.failures += run_suite(result.project, progress=progress)
         result.seconds["tests"] = time.perf_counter() - started
     return result

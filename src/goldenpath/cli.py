@@ -10,7 +10,6 @@ from pathlib import Path
 import click
 
 from .bootstrap import bootstrap_group
-from .matrix import SUPPORTED, TEMPLATES
 
 
 @click.group()
@@ -20,34 +19,60 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--template", "templates", multiple=True, type=click.Choice(TEMPLATES),
-              help="Only this template (repeatable). Default: all.")  # fmt: skip
+@click.option("--template", "templates", multiple=True, metavar="NAME",
+              help="Only this template of the kit (repeatable). Default: all.")  # fmt: skip
 @click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the rendered projects in this directory.")  # fmt: skip
 @click.option("--no-tests", is_flag=True, help="Render and check only; skip generated suites.")
 @click.option("--kit", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=None, help="The kit checkout to test (default: this one).")  # fmt: skip
 def bake(templates: tuple[str, ...], keep: Path | None, no_tests: bool, kit: Path | None) -> None:
-    """Render every template x combination, check it, run its tests; non-zero on any failure."""
-    from . import TEMPLATES_DIR
+    """Render every template x combination, check it, run its tests; non-zero on any failure.
+
+    The templates and combinations are the kit's own data (its chooser and
+    templates/matrix.yaml), so a fork bakes what it added.
+    """
+    from . import KIT_ROOT
     from .bake import bake as bake_one
+    from .matrix import MatrixError, load
 
-    templates_dir = (kit / "templates") if kit else TEMPLATES_DIR
-
-    chosen = [c for c in SUPPORTED if not templates or c.template in templates]
-    workdir = keep or Path(tempfile.mkdtemp(prefix="goldenpath-bake-"))
-    failed = 0
-    click.echo(f"{'template':<20} {'combination':<24} {'result':<6} {'seconds':>8}")
+    kit_root = (kit or KIT_ROOT).resolve()
     try:
-        for combination in chosen:
+        matrix = load(kit_root)
+    except (OSError, KeyError, ValueError, MatrixError) as exc:
+        raise click.ClickException(f"cannot read the kit's matrix: {exc}") from None
+    unknown = set(templates) - set(matrix.templates)
+    if unknown:
+        listed = ", ".join(matrix.templates)
+        raise click.BadParameter(f"{sorted(unknown)} not in the kit's chooser: {listed}",
+                                 param_hint="--template")  # fmt: skip
+    chosen = [c for c in matrix.supported if not templates or c.template in templates]
+    workdir = keep or Path(tempfile.mkdtemp(prefix="goldenpath-bake-"))
+    live = sys.stdout.isatty()
+    failed = 0
+    click.echo(f"{'template':<20} {'combination':<24} {'result':<6} {'tests':>9} {'seconds':>8}")
+    try:
+        for number, combination in enumerate(chosen, 1):
             out = workdir / combination.template / combination.name
             if out.exists():
                 shutil.rmtree(out)
-            result = bake_one(combination, out, not no_tests, templates_dir)
+            row = f"{combination.template:<20} {combination.name:<24}"
+            counts = [0, 0]
+
+            def progress(done: int, total: int, row: str = row, counts: list[int] = counts) -> None:
+                previous = counts[0]
+                counts[:] = [done, total]
+                if live:
+                    click.echo(f"\r{row} {'...':<6} {done:>4}/{total:<4}", nl=False)
+                elif total and done * 4 // total > previous * 4 // total:  # each quarter
+                    click.echo(f"{row} {'...':<6} {done:>4}/{total:<4}")
+
+            click.echo(f"{row} {'render':<6} [{number}/{len(chosen)}]", nl=not live)
+            result = bake_one(combination, out, not no_tests, kit_root / "templates", progress)
             seconds = sum(result.seconds.values())
             status = "pass" if result.ok else "FAIL"
-            click.echo(f"{combination.template:<20} {combination.name:<24} {status:<6} "
-                       f"{seconds:>8.1f}")  # fmt: skip
+            tests = f"{counts[0]}/{counts[1]}" if counts[1] else "-"
+            click.echo(("\r" if live else "") + f"{row} {status:<6} {tests:>9} {seconds:>8.1f}")
             if not result.ok:
                 failed += 1
                 for failure in result.failures:

@@ -1,14 +1,21 @@
 """The render matrix: which answer combinations template CI renders, and which it must refuse.
 
-Every value of every choice appears in at least one supported combination (a test checks it),
-so no option can rot unrendered.
+The matrix is data in the kit (`templates/matrix.yaml`), and the template list is the chooser's
+(the kit's root `cookiecutter.json`), so a fork that adds a template or a combination bakes it
+with `goldenpath bake --kit <fork>` without touching this package.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
-TEMPLATES = ("rag-service", "batch-inference", "agent-orchestrator")
+import yaml
+
+from . import KIT_ROOT
+
+MATRIX_FILE = Path("templates") / "matrix.yaml"
 
 
 @dataclass(frozen=True)
@@ -16,71 +23,6 @@ class Combination:
     template: str
     name: str
     answers: dict[str, str] = field(default_factory=dict)
-
-
-SUPPORTED: tuple[Combination, ...] = (
-    Combination("rag-service", "defaults"),
-    Combination(
-        "rag-service",
-        "llm-endpoints",
-        {
-            "generation_mode": "openai-compatible",
-            "embeddings": "openai-compatible",
-            "hybrid_search": "n",
-            "auth": "jwt",
-            "streaming": "n",
-            "python_version": "3.12",
-            "ci_provider": "gitlab",
-            "license": "MIT",
-            "lifecycle": "production",
-        },
-    ),
-    Combination(
-        "rag-service",
-        "bedrock",
-        {"generation_mode": "bedrock", "embeddings": "bedrock", "license": "Proprietary"},
-    ),
-    Combination("batch-inference", "defaults"),
-    Combination(
-        "batch-inference",
-        "s3-gpu-custom",
-        {
-            "storage": "s3",
-            "output_format": "jsonl",
-            "task": "custom",
-            "accelerator": "gpu",
-            "python_version": "3.12",
-            "ci_provider": "gitlab",
-            "license": "MIT",
-            "lifecycle": "production",
-        },
-    ),
-    Combination(
-        "batch-inference",
-        "custom-parquet",
-        {"task": "custom", "license": "Proprietary", "availability_slo": "99.5"},
-    ),
-    Combination("agent-orchestrator", "defaults"),
-    Combination(
-        "agent-orchestrator",
-        "openai-sqlite-support",
-        {
-            "llm": "openai-compatible",
-            "checkpointer": "sqlite",
-            "human_approval": "n",
-            "tool_set": "support",
-            "python_version": "3.12",
-            "ci_provider": "gitlab",
-            "license": "MIT",
-            "lifecycle": "production",
-        },
-    ),
-    Combination(
-        "agent-orchestrator",
-        "bedrock-approval",
-        {"llm": "bedrock", "human_approval": "y", "license": "Proprietary"},
-    ),
-)
 
 
 @dataclass(frozen=True)
@@ -93,44 +35,46 @@ class Refused:
     by: str = "hook"
 
 
-REFUSED: tuple[Refused, ...] = (
-    Refused("rag-service", {"project_slug": "Bad Slug"}, "project_slug='Bad Slug'"),
-    Refused("rag-service", {"project_slug": "9lives"}, "DNS-1123"),
-    Refused("rag-service", {"project_slug": "a" * 64}, "1-63 lowercase"),
-    Refused("rag-service", {"project_slug": "edge-", "package_name": "edge"}, "not ending"),
-    Refused("rag-service", {"package_name": "class"}, "Python keyword"),
-    Refused("rag-service", {"package_name": "json"}, "standard-library module"),
-    Refused("rag-service", {"package_name": "1st_service"}, "not a digit first"),
-    Refused("batch-inference", {"aws_region": "us-central-1"}, "aws_region='us-central-1'"),
-    Refused("batch-inference", {"owner_email": "team-at-example"}, "owner_email="),
-    Refused("batch-inference", {"owner_team": "ML Platform"}, "owner_team="),
-    Refused(
-        "batch-inference",
-        {"python_version": "3.9"},
-        "3.9 provided for choice variable python_version, but the choices are ['3.11', '3.12']",
-        by="cookiecutter",
-    ),
-    Refused("agent-orchestrator", {"availability_slo": "100"}, "90 to 99.999"),
-    Refused("agent-orchestrator", {"availability_slo": "high"}, "availability_slo='high'"),
-    Refused("agent-orchestrator", {"latency_slo_p95_ms": "0"}, "10 to 60000"),
-    Refused("agent-orchestrator", {"latency_slo_p95_ms": "250.5"}, "whole number"),
-    Refused("agent-orchestrator", {"approval_ttl_minutes": "0"}, "approval_ttl_minutes='0'"),
-    Refused("agent-orchestrator", {"approval_ttl_minutes": "1.5"}, "whole number of minutes"),
-    Refused("agent-orchestrator", {"run_budget_usd": "free"}, "run_budget_usd='free'"),
-    Refused(
-        "rag-service",
-        {"generation_mode": "gpt"},
-        "gpt provided for choice variable",
-        "cookiecutter",
-    ),
-    Refused(
-        "rag-service",
-        {"generation_mode": "openai-compatible", "latency_slo_p95_ms": "200"},
-        "at least 500 ms",
-    ),
-    Refused(
-        "agent-orchestrator",
-        {"human_approval": "y", "checkpointer": "sqlite"},
-        "use checkpointer=postgres",
-    ),
-)
+@dataclass(frozen=True)
+class Matrix:
+    templates: tuple[str, ...]
+    supported: tuple[Combination, ...]
+    refused: tuple[Refused, ...]
+
+
+class MatrixError(ValueError):
+    """The kit's matrix or chooser is malformed: one line naming what and where."""
+
+
+def load(kit_root: Path = KIT_ROOT) -> Matrix:
+    """The chooser's templates and the matrix of `kit_root`, checked against each other."""
+    chooser = json.loads((kit_root / "cookiecutter.json").read_text())["templates"]
+    data = yaml.safe_load((kit_root / MATRIX_FILE).read_text())
+    templates = tuple(chooser)
+    supported = tuple(
+        Combination(template, name, {k: str(v) for k, v in (answers or {}).items()})
+        for template, combinations in data["supported"].items()
+        for name, answers in combinations.items()
+    )
+    refused = tuple(
+        Refused(
+            r["template"],
+            {k: str(v) for k, v in r["answers"].items()},
+            r["message"],
+            r.get("by", "hook"),
+        )
+        for r in data.get("refused", [])
+    )
+    unknown = {c.template for c in supported} | {r.template for r in refused}
+    if unknown - set(templates):
+        raise MatrixError(
+            f"{kit_root / MATRIX_FILE} names templates the chooser does not list:"
+            f" {sorted(unknown - set(templates))} (chooser: {list(templates)})"
+        )
+    return Matrix(templates, supported, refused)
+
+
+_KIT = load()
+TEMPLATES = _KIT.templates
+SUPPORTED = _KIT.supported
+REFUSED = _KIT.refused
