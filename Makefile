@@ -3,14 +3,16 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu  # or a mirror of it
 
 .PHONY: install demo test test-fast lint bench bake clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	# CPU build of torch first: a bare requirement would pull a multi-GB CUDA build.
-	$(PY) -m pip install -q torch==2.13.0
+	# torch's CPU build first, from PyTorch's own CPU wheel index: the same release from the
+	# default index is the CUDA build (several GB), and `+cpu` exists only on that index.
+	$(PY) -m pip install -q --no-deps --index-url $(TORCH_INDEX) 'torch==2.13.0+cpu'
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
