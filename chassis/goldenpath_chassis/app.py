@@ -122,7 +122,10 @@ def create_platform_app(
     description: str = "",
 ) -> FastAPI:
     """Build the FastAPI app: chassis first, then the service's routers and lifespan."""
-    configure_logging(settings.service_name, settings.log_level)
+    log_format = settings.log_format or (
+        "console" if settings.environment == "development" else "json"
+    )
+    configure_logging(settings.service_name, settings.log_level, log_format)
     provider = configure_tracing(
         settings.service_name,
         settings.version,

@@ -32,6 +32,11 @@ class PlatformSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["console", "json"] | None = Field(
+        default=None,
+        description="console: one readable line per record (the default in development, as"
+        " under `make run`); json: JSON lines for a log pipeline (the default elsewhere).",
+    )
     log_prompts: bool = Field(
         default=False, description="Log prompts and responses (redacted). Off: never logged."
     )

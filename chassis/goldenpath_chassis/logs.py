@@ -39,6 +39,19 @@ class RedactingJsonFormatter(JsonFormatter):
         return REDACT(super().format(record))
 
 
+class RedactingConsoleFormatter(logging.Formatter):
+    """One readable line per record for a developer's terminal, redacted like the JSON."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "%(asctime)s %(levelname)-7s %(name)s: %(message)s (trace %(trace_id)s)",
+            datefmt="%H:%M:%S",
+        )
+
+    def format(self, record: logging.LogRecord) -> str:
+        return REDACT(super().format(record))
+
+
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever `sys.stderr` is at the time (test capture replaces it)."""
 
@@ -51,16 +64,20 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         return
 
 
-def configure_logging(service: str, level: str = "INFO") -> None:
-    """Route every logger (uvicorn's too) through one redacting JSON handler on stderr."""
+def configure_logging(service: str, level: str = "INFO", log_format: str = "json") -> None:
+    """Route every logger (uvicorn's too) through one redacting handler on stderr: JSON lines
+    for a log pipeline, or one readable line per record in a developer's terminal."""
     handler = _StderrHandler()
-    handler.setFormatter(
-        RedactingJsonFormatter(
+    formatter: logging.Formatter = (
+        RedactingConsoleFormatter()
+        if log_format == "console"
+        else RedactingJsonFormatter(
             "%(asctime)s %(levelname)s %(name)s %(message)s %(trace_id)s %(span_id)s"
             " %(release)s %(service)s",
             rename_fields={"levelname": "level", "asctime": "time", "name": "logger"},
         )
     )
+    handler.setFormatter(formatter)
     handler.addFilter(_ContextFilter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]

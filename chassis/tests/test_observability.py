@@ -127,6 +127,24 @@ def test_logs_are_json_with_trace_id_and_release(capsys, settings, auth_headers,
     assert all("trace_id" in line and "level" in line for line in lines)
 
 
+def test_development_logs_are_readable_lines_without_ansi(capsys, settings, auth_headers,
+                                                          domain_call) -> None:  # fmt: skip
+    """`make run` (environment development) logs one readable, redacted line per record; no
+    JSON, no ANSI escapes (uvicorn's `color_message` copy is dropped in both formats)."""
+    import logging
+
+    dev = settings.model_copy(update={"environment": "development", "log_format": None})
+    with TestClient(create_app(dev)) as client:
+        assert client.request(**domain_call, headers=auth_headers).status_code == 200
+        ansi = {"color_message": "\x1b[1mStarted\x1b[0m"}
+        logging.getLogger("uvicorn.error").info("Started %s", "x", extra=ansi)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line]
+    assert lines and not any(line.startswith("{") for line in lines), lines
+    assert not any("\x1b[" in line for line in lines)
+    started = [line for line in lines if "uvicorn.error: Started x" in line]
+    assert started and "(trace " in started[0]
+
+
 def test_prompts_are_not_logged_unless_allowed_and_then_redacted(capsys, client) -> None:
     import logging
 
