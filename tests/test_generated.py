@@ -3,13 +3,17 @@ kit's .venv, built once), and that environment really holds what each project de
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 import tomllib
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
 
-from goldenpath.bake import BakeResult, run_suite
+from goldenpath.bake import BakeResult, run_suite, smoke_serve
 from goldenpath.matrix import SUPPORTED
 
 from .conftest import combination_id
@@ -41,10 +45,31 @@ def test_declared_dependencies_are_what_the_suite_runs_with(
     assert not missing, f"add to the kit's pyproject [dev] extra: {missing}"
 
 
+def git(project: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.name=ci", "-c", "user.email=ci@example.com", *args],
+        cwd=project, capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    return done.stdout
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("key", IDS)
 def test_generated_suite_passes(baked: dict[str, BakeResult], key: str) -> None:
+    """Its own suite passes; for each template's defaults, `make run`'s command serves and
+    stops on SIGTERM with exit code 0; and neither leaves anything `git status` would show."""
     result = baked[key]
     assert result.ok and result.project is not None, "\n".join(result.failures)
-    failures = run_suite(result.project)
+    project = result.project
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "rendered")
+    failures = run_suite(project)
     assert not failures, failures[0]
+    if result.combination.name == "defaults":
+        answers = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
+        failures = smoke_serve(project, answers["package_name"])
+        assert not failures, failures[0]
+    left = git(project, "status", "--porcelain", "--untracked-files=all")
+    shutil.rmtree(project / ".git")
+    assert not left, f"the suite or `make run` left files git would commit:\n{left}"

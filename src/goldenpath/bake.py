@@ -10,11 +10,15 @@ import compileall
 import json
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import tomllib
+import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,6 +158,53 @@ def run_suite(project: Path, timeout: float = 900, progress: Progress | None = N
         return []
     reason = f"killed after {timeout:g} s" if returncode < 0 else f"exit code {returncode}"
     return [f"generated test suite failed ({reason}):\n{''.join(output)[-6000:]}"]
+
+
+def _serve_then_terminate(process: subprocess.Popen[str], port: int, timeout: float) -> list[str]:
+    failures: list[str] = []
+    deadline = time.monotonic() + timeout
+    ready = False
+    while not ready and time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as answer:
+                ready = answer.status == 200
+        except OSError:
+            time.sleep(0.2)
+    if not ready:
+        failures.append(f"`make run` was not ready on 127.0.0.1:{port} in {timeout:g} s")
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            code = process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            code = process.wait(10)
+            failures.append("`make run` ignored SIGTERM for 60 s")
+        if ready and code != 0:
+            failures.append(f"`make run` exited {code} on SIGTERM, not 0")
+    return failures
+
+
+def smoke_serve(project: Path, package: str, timeout: float = 120) -> list[str]:
+    """`make run`'s command with this interpreter: it must become ready on 127.0.0.1, then
+    stop on SIGTERM (what Kubernetes sends on every rollout) with exit code 0 and no traceback."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONDONTWRITEBYTECODE": "1",
+           "HOST": "127.0.0.1", "PORT": str(port),
+           "PYTHONPATH": str(project / "src")}  # fmt: skip
+    with tempfile.TemporaryFile(mode="w+") as log:
+        command = [sys.executable, "-m", f"{package}.cli", "serve"]
+        process = subprocess.Popen(
+            command, cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT, text=True
+        )
+        failures = _serve_then_terminate(process, port, timeout)
+        log.seek(0)
+        output = log.read()
+    if "Traceback" in output:
+        failures.append("`make run` printed a traceback")
+    return [f"{f}:\n{output[-4000:]}" for f in failures]
 
 
 def bake(
