@@ -230,5 +230,9 @@ def bake(
     if run_tests and result.ok:
         started = time.perf_counter()
         result.failures += run_suite(result.project, progress=progress)
+        if result.ok:
+            cruft = json.loads((result.project / ".cruft.json").read_text())
+            package = cruft["context"]["cookiecutter"]["package_name"]
+            result.failures += smoke_serve(result.project, package)
         result.seconds["tests"] = time.perf_counter() - started
     return result
