@@ -1,0 +1,1 @@
+{% include "service_tests/test_env_example.py" %}
