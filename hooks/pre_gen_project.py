@@ -33,6 +33,7 @@ AWS_REGIONS = frozenset(
 SLUG = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")  # a Kubernetes DNS-1123 label
 PACKAGE = re.compile(r"^[a-z_][a-z0-9_]*$")
 EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+REPOSITORY_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~-]+){2,}/?$")
 TEAM = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 # Answers produced by a language model call are slow: a p95 under this is not a real SLO.
 LLM_LATENCY_FLOOR_MS = 500
@@ -79,6 +80,15 @@ def check_owner_team(answers: dict) -> None:
 def check_owner_email(answers: dict) -> None:
     if not EMAIL.match(answers["owner_email"]):
         raise Refusal("owner_email", answers["owner_email"], "give an address like team@example.com")
+
+
+def check_repository_url(answers: dict) -> None:
+    if not REPOSITORY_URL.match(answers["repository_url"]):
+        raise Refusal(
+            "repository_url",
+            answers["repository_url"],
+            "give the repository's https URL, such as https://github.com/acme/rag-service",
+        )
 
 
 def check_region(value: str) -> None:
@@ -157,6 +167,7 @@ FIELD_CHECKS: dict[str, Callable[[dict], None]] = {
     "package_name": lambda a: check_package_name(a["package_name"]),
     "owner_team": check_owner_team,
     "owner_email": check_owner_email,
+    "repository_url": check_repository_url,
     "aws_region": lambda a: check_region(a["aws_region"]),
     "availability_slo": check_availability,
     "latency_slo_p95_ms": check_latency,

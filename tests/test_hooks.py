@@ -80,5 +80,6 @@ def test_every_bad_answer_is_reported_at_once_with_the_replay_file(tmp_path: Pat
     assert done.returncode != 0 and list(tmp_path.iterdir()) == []
     errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
     named = sorted(line.split("=", 1)[0].removeprefix("error: ") for line in errors)
-    assert named == sorted(bad.keys() - {"human_approval"}), done.stderr
+    # the slug also makes the default repository_url, which is refused with it
+    assert named == sorted((bad.keys() - {"human_approval"}) | {"repository_url"}), done.stderr
     assert "--replay-file ~/.cookiecutter_replay/agent-orchestrator.json" in done.stderr

@@ -21,8 +21,8 @@ from .conftest import combination_id
 IDS = [combination_id(c) for c in SUPPORTED]
 COMMON = [
     "project_name", "project_slug", "package_name", "description", "owner_team", "owner_email",
-    "aws_region", "python_version", "ci_provider", "availability_slo", "latency_slo_p95_ms",
-    "license", "lifecycle",
+    "repository_url", "aws_region", "python_version", "ci_provider", "availability_slo",
+    "latency_slo_p95_ms", "license", "lifecycle",
 ]  # fmt: skip
 
 
@@ -76,7 +76,7 @@ def test_answers_reach_the_generated_project(baked: dict[str, BakeResult], key: 
     project, answers = result.project, answers_of(result.combination)
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert pyproject["project"]["requires-python"] == f">={answers['python_version']}"
-    catalog = yaml.safe_load((project / "catalog-info.yaml").read_text())
+    catalog = next(yaml.safe_load_all((project / "catalog-info.yaml").read_text()))
     assert catalog["spec"]["lifecycle"] == answers["lifecycle"]
     assert catalog["spec"]["owner"] == "group:ml-platform"
     github, gitlab = project / ".github/workflows/ci.yml", project / ".gitlab-ci.yml"

@@ -11,6 +11,7 @@ import json
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -48,6 +49,28 @@ def serve_command(
         )
 
     return serve
+
+
+def openapi_command(app_factory: str) -> click.Command:
+    """`openapi`: the service's OpenAPI document, as the running service serves it at
+    /openapi.json; `make openapi` writes it to docs/openapi.json for Backstage's API entity."""
+
+    @click.command("openapi")
+    @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="Write here instead of printing.")  # fmt: skip
+    def openapi(output: Path | None) -> None:
+        """Print (or write) the OpenAPI document; no server, database or model is started."""
+        from uvicorn.importer import import_from_string
+
+        app = import_from_string(app_factory)()
+        text = json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n"
+        if output is None:
+            click.echo(text, nl=False)
+        else:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(text)
+
+    return openapi
 
 
 def _exit_cleanly(signum: int, _frame: object) -> None:

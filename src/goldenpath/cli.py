@@ -134,6 +134,36 @@ def new(
     click.echo(f"made {project}")
 
 
+@main.command()
+@click.option("--write", is_flag=True, help="Write each templates/<name>/template.yaml.")
+@click.option("--bundle", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also copy each template here with its symlinks resolved.")  # fmt: skip
+@click.option("--kit", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="The kit (default: this one).")  # fmt: skip
+def backstage(write: bool, bundle: Path | None, kit: Path | None) -> None:
+    """Backstage scaffolder templates from the cookiecutter questions; non-zero if stale."""
+    from . import KIT_ROOT
+    from .backstage import bundle as bundle_one
+    from .backstage import dump, scaffolder_template
+    from .matrix import load
+
+    kit_root = (kit or KIT_ROOT).resolve()
+    stale = []
+    for name in load(kit_root).templates:
+        path = kit_root / "templates" / name / "template.yaml"
+        text = dump(scaffolder_template(path.parent, kit_root))
+        if write:
+            path.write_text(text)
+        elif not path.is_file() or path.read_text() != text:
+            stale.append(str(path.relative_to(kit_root)))
+        if bundle is not None:
+            target = bundle_one(kit_root, name, bundle)
+            (target / "template.yaml").write_text(text)
+            click.echo(f"bundled {target}")
+    if stale:
+        raise click.ClickException(f"stale, run `goldenpath backstage --write`: {stale}")
+
+
 main.add_command(bootstrap_group)  # goldenpath infra bootstrap | preflight
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import httpx
 
 from .audit import AuditLog
 from .platform.app import open_releases
-from .platform.cli import release_group, serve_command
+from .platform.cli import openapi_command, release_group, serve_command
 from .platform.database import open_pool
 from .platform.logs import configure_logging
 from .settings import Settings
@@ -29,6 +29,7 @@ def main() -> None:
 
 
 main.add_command(serve_command("{{ cookiecutter.package_name }}.main:create_app", Settings))
+main.add_command(openapi_command("{{ cookiecutter.package_name }}.main:create_app"))
 main.add_command(release_group(Settings))
 
 url_option = click.option(

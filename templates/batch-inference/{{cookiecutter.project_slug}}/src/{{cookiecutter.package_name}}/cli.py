@@ -12,7 +12,7 @@ import click
 
 from .jobs import JobRequest, build_job_service
 from .platform.app import open_releases
-from .platform.cli import release_group, serve_command
+from .platform.cli import openapi_command, release_group, serve_command
 from .platform.errors import ServiceError
 from .platform.metrics import ServiceMetrics
 from .settings import Settings
@@ -24,6 +24,7 @@ def main() -> None:
 
 
 main.add_command(serve_command("{{ cookiecutter.package_name }}.main:create_app", Settings))
+main.add_command(openapi_command("{{ cookiecutter.package_name }}.main:create_app"))
 main.add_command(release_group(Settings))
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from .platform.app import open_shared_state
-from .platform.cli import release_group, serve_command
+from .platform.cli import openapi_command, release_group, serve_command
 from .platform.errors import ServiceError
 from .platform.metrics import ServiceMetrics
 from .settings import Settings, get_settings
@@ -22,6 +22,7 @@ def main() -> None:
 
 
 main.add_command(serve_command("{{ cookiecutter.package_name }}.main:create_app", get_settings))
+main.add_command(openapi_command("{{ cookiecutter.package_name }}.main:create_app"))
 main.add_command(release_group(get_settings))
 
 
