@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml
 	# default index is the CUDA build (several GB), and `+cpu` exists only on that index.
 	$(PY) -m pip install -q --no-deps --index-url $(TORCH_INDEX) 'torch==2.13.0+cpu'
 	$(PY) -m pip install -q -e '.[dev]'
+	# Mermaid's own parser, to check every diagram in the READMEs (skipped without npm).
+	-command -v npm > /dev/null && npm ci --prefix tools/mermaid-check --no-audit --no-fund --silent
 	@touch $(STAMP)
 
 install: $(STAMP)
