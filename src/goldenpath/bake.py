@@ -10,6 +10,7 @@ import compileall
 import json
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -160,7 +161,47 @@ def run_suite(project: Path, timeout: float = 900, progress: Progress | None = N
     return [f"generated test suite failed ({reason}):\n{''.join(output)[-6000:]}"]
 
 
-def _serve_then_terminate(process: subprocess.Popen[str], port: int, timeout: float) -> list[str]:
+SHELL_BLOCK = re.compile(r"^```(?:sh|bash|shell|console)\n(.*?)^```", re.S | re.M)
+PLACEHOLDER = re.compile(r"<[a-z][^>]*>|\$[A-Z][A-Z_]*")  # <id>, $THREAD: filled by a person
+ASSIGNMENT = re.compile(r"^[A-Z][A-Z_]*='")  # a setting shown as an example, not a command
+
+
+def readme_commands(readme: Path) -> list[str]:
+    """The commands of the README's shell blocks, continuation lines joined, comments and
+    lines a person must fill in (placeholders, example settings) left out."""
+    commands = []
+    for block in SHELL_BLOCK.findall(readme.read_text()):
+        for command in re.sub(r"\\\n\s*", " ", block).splitlines():
+            command = re.sub(r"\s+#.*$", "", command).strip()
+            if command and not command.startswith("#") and not ASSIGNMENT.match(command):
+                commands.append(command)
+    return [c for c in commands if not PLACEHOLDER.search(c.replace("$(", ""))]
+
+
+def run_readme_commands(project: Path, package: str, port: int, env: dict[str, str]) -> list[str]:
+    """Run each README command as typed, against the live service: `make` targets must exist
+    (`make -n`: they install, so they are not run), `.venv/bin/<cli>` runs with this
+    interpreter, and curl must get a success status."""
+    cli = f"{shlex.quote(sys.executable)} -m {package}.cli"
+    failures = []
+    for command in readme_commands(project / "README.md"):
+        typed = command
+        if command.startswith("make "):
+            command = command.replace("make ", "make -n ", 1)
+        command = re.sub(r"\.venv/bin/[a-z0-9-]+", cli, command)
+        command = re.sub(r"(localhost|127\.0\.0\.1):8000", f"127.0.0.1:{port}", command)
+        command = re.sub(r"\bcurl -s", "curl --fail-with-body -s", command)
+        done = subprocess.run(["sh", "-c", command], cwd=project, capture_output=True,
+                              text=True, timeout=180, env=env, check=False)  # fmt: skip
+        if done.returncode != 0:
+            failures.append(f"README command failed as typed ({done.returncode}): {typed}\n"
+                            f"{(done.stdout + done.stderr)[-1500:]}")  # fmt: skip
+    return failures
+
+
+def _serve_then_terminate(
+    process: subprocess.Popen[str], port: int, timeout: float, while_up: Callable[[], list[str]]
+) -> list[str]:
     failures: list[str] = []
     deadline = time.monotonic() + timeout
     ready = False
@@ -172,6 +213,8 @@ def _serve_then_terminate(process: subprocess.Popen[str], port: int, timeout: fl
             time.sleep(0.2)
     if not ready:
         failures.append(f"`make run` was not ready on 127.0.0.1:{port} in {timeout:g} s")
+    else:
+        failures += while_up()
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
@@ -186,20 +229,23 @@ def _serve_then_terminate(process: subprocess.Popen[str], port: int, timeout: fl
 
 
 def smoke_serve(project: Path, package: str, timeout: float = 120) -> list[str]:
-    """`make run`'s command with this interpreter: it must become ready on 127.0.0.1, then
-    stop on SIGTERM (what Kubernetes sends on every rollout) with exit code 0 and no traceback."""
+    """`make run`'s command with this interpreter: it must become ready on 127.0.0.1, answer
+    its README's commands as typed, then stop on SIGTERM (what Kubernetes sends on every
+    rollout) with exit code 0 and no traceback."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONDONTWRITEBYTECODE": "1",
            "HOST": "127.0.0.1", "PORT": str(port),
-           "PYTHONPATH": str(project / "src")}  # fmt: skip
+           "PYTHONPATH": str(project / "src"), "AGENT_URL": f"http://127.0.0.1:{port}"}  # fmt: skip
     with tempfile.TemporaryFile(mode="w+") as log:
         command = [sys.executable, "-m", f"{package}.cli", "serve"]
         process = subprocess.Popen(
             command, cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT, text=True
         )
-        failures = _serve_then_terminate(process, port, timeout)
+        failures = _serve_then_terminate(
+            process, port, timeout, lambda: run_readme_commands(project, package, port, env)
+        )
         log.seek(0)
         output = log.read()
     if "Traceback" in output:
