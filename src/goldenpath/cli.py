@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -123,7 +124,8 @@ def new(
         raise click.BadParameter(f"{name!r} is not a template in {kit_root / 'templates'}",
                                  param_hint="TEMPLATE")  # fmt: skip
     try:
-        chosen = ask(template_dir, extra, no_input, lambda line: click.secho(line, fg="red"))
+        color = None if os.environ.get("NO_COLOR") else "red"  # no-color.org
+        chosen = ask(template_dir, extra, no_input, lambda line: click.secho(line, fg=color))
     except AnswerRefused as refused:
         click.echo(f"error: {refused}", err=True)
         sys.exit(1)
