@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,3 +22,12 @@ def baked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, BakeResult]:
 
 def combination_id(combination: Combination) -> str:
     return f"{combination.template}:{combination.name}"
+
+
+def git(cwd: Path, *args: str) -> str:
+    """git with an identity, for tests that commit (a CI runner may have none)."""
+    done = subprocess.run(
+        ["git", "-c", "user.name=kit", "-c", "user.email=kit@example.com", *args],
+        cwd=cwd, capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    return done.stdout

@@ -13,15 +13,9 @@ import pytest
 
 from goldenpath import KIT_ROOT
 
+from .conftest import git
+
 CHASSIS_FILE = "chassis/goldenpath_chassis/redaction.py"
-
-
-def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=kit", "-c", "user.email=kit@example.com", *args],
-        cwd=cwd, capture_output=True, text=True, check=True, timeout=60,
-    )  # fmt: skip
-    return done.stdout
 
 
 @pytest.fixture

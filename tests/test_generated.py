@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import tomllib
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
@@ -16,7 +14,7 @@ from packaging.requirements import Requirement
 from goldenpath.bake import BakeResult, run_suite, smoke_serve
 from goldenpath.matrix import SUPPORTED
 
-from .conftest import combination_id
+from .conftest import combination_id, git
 
 IDS = [combination_id(c) for c in SUPPORTED]
 
@@ -43,14 +41,6 @@ def test_declared_dependencies_are_what_the_suite_runs_with(
         if not requirement.specifier.contains(installed, prereleases=True):
             missing.append(f"{requirement} (installed {installed})")
     assert not missing, f"add to the kit's pyproject [dev] extra: {missing}"
-
-
-def git(project: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=ci", "-c", "user.email=ci@example.com", *args],
-        cwd=project, capture_output=True, text=True, check=True, timeout=60,
-    )  # fmt: skip
-    return done.stdout
 
 
 @pytest.mark.slow
