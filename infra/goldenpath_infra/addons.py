@@ -25,39 +25,109 @@ class Chart:
     namespace: str
 
 
-# Versions checked against each chart repository's index; bump deliberately, one at a time.
+# Chart versions current on 2026-12-02, each the newest release found in the chart's own release
+# stream (source, date of that release); bump deliberately, one at a time.
 CHARTS: Final = {
+    # prometheus-community/helm-charts release kube-prometheus-stack-88.2.0, 2026-08-07.
     "kube-prometheus-stack": Chart(
         "kube-prometheus-stack",
-        "70.4.2",
+        "88.2.0",
         "https://prometheus-community.github.io/helm-charts",
         "monitoring",
     ),
+    # kubernetes-sigs/metrics-server chart 3.14.0 (Kubernetes deps v1.36.2), 2026-08-26.
     "metrics-server": Chart(
         "metrics-server",
-        "3.12.2",
+        "3.14.0",
         "https://kubernetes-sigs.github.io/metrics-server/",
         "kube-system",
     ),
+    # NVIDIA/k8s-device-plugin v0.19.1, 2026-04-24.
     "nvidia-device-plugin": Chart(
         "nvidia-device-plugin",
-        "0.17.1",
+        "0.19.1",
         "https://nvidia.github.io/k8s-device-plugin",
         "nvidia-device-plugin",
     ),
+    # NVIDIA/dcgm-exporter release 4.6.0-4.8.3 (chart 4.8.3), 2026-07-14.
     "dcgm-exporter": Chart(
         "dcgm-exporter",
-        "4.1.3",
+        "4.8.3",
         "https://nvidia.github.io/dcgm-exporter/helm-charts",
         "monitoring",
     ),
+    # ray-project/kuberay v1.5.2 helm release, 2026-04-23.
     "kuberay-operator": Chart(
-        "kuberay-operator", "1.3.2", "https://ray-project.github.io/kuberay-helm/", "kuberay"
+        "kuberay-operator", "1.5.2", "https://ray-project.github.io/kuberay-helm/", "kuberay"
     ),
+    # kubernetes/autoscaler cluster-autoscaler-chart-9.59.0, 2026-08-03.
     "cluster-autoscaler": Chart(
-        "cluster-autoscaler", "9.46.6", "https://kubernetes.github.io/autoscaler", "kube-system"
+        "cluster-autoscaler", "9.59.0", "https://kubernetes.github.io/autoscaler", "kube-system"
     ),
 }
+
+# The placement defaults of the GPU charts' values.yaml, which Helm deep-merges under ours (maps
+# merge, lists replace). nvidia-device-plugin: NVIDIA/k8s-device-plugin
+# deployments/helm/nvidia-device-plugin/values.yaml (v0.17.1 to v0.19.1; read 2026-12-02): a
+# required node affinity on NFD's PCI/CPU vendor labels or `nvidia.com/gpu.present=true`, so with
+# GFD/NFD off a node must carry that label. dcgm-exporter: NVIDIA/dcgm-exporter
+# deployment/values.yaml (4.8.3): no nodeSelector, affinity or tolerations of its own.
+CHART_PLACEMENT_DEFAULTS: Final[dict[str, dict[str, Any]]] = {
+    "nvidia-device-plugin": {
+        "nodeSelector": {},
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {
+                                    "key": "feature.node.kubernetes.io/pci-10de.present",
+                                    "operator": "In",
+                                    "values": ["true"],
+                                }
+                            ]
+                        },
+                        {
+                            "matchExpressions": [
+                                {
+                                    "key": "feature.node.kubernetes.io/cpu-model.vendor_id",
+                                    "operator": "In",
+                                    "values": ["NVIDIA"],
+                                }
+                            ]
+                        },
+                        {
+                            "matchExpressions": [
+                                {
+                                    "key": rules.GPU_PRESENT_LABEL,
+                                    "operator": "In",
+                                    "values": ["true"],
+                                }
+                            ]
+                        },
+                    ]
+                }
+            }
+        },
+        "tolerations": [
+            {"key": "CriticalAddonsOnly", "operator": "Exists"},
+            {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+        ],
+    },
+    "dcgm-exporter": {"nodeSelector": {}, "affinity": {}, "tolerations": []},
+}
+
+
+def merged_values(defaults: Any, values: Any) -> Any:
+    """Helm's coalescing of user values over chart defaults: maps merge, anything else replaces."""
+    if isinstance(defaults, dict) and isinstance(values, dict):
+        merged = dict(defaults)
+        for key, value in values.items():
+            merged[key] = merged_values(defaults.get(key), value)
+        return merged
+    return values
+
 
 GPU_TOLERATIONS: Final = [
     {"key": rules.GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}

@@ -15,6 +15,7 @@ from goldenpath_infra.guardrails import (
     check_cluster_endpoint,
     check_environment,
     check_kms_key,
+    check_kubernetes_version,
     check_retention,
 )
 from goldenpath_infra.node_pool import NodePool, NodePoolArgs
@@ -39,6 +40,7 @@ class GpuClusterArgs:
     system_nodes: NodePoolSpec
     log_retention_days: int
     tags: Mapping[str, str]
+    support_type: str = "STANDARD"
 
 
 def _assume_role(service: str) -> str:
@@ -126,8 +128,9 @@ class GpuCluster(pulumi.ComponentResource):
         check_retention(args.log_retention_days, "log_retention_days", rules.MIN_LOG_RETENTION_DAYS)
         if not args.kubernetes_version.count(".") == 1:
             raise GuardrailError(
-                "kubernetes_version", args.kubernetes_version, "pin a minor version such as 1.32"
+                "kubernetes_version", args.kubernetes_version, "pin a minor version such as 1.35"
             )
+        check_kubernetes_version(args.kubernetes_version, args.support_type)
         child = pulumi.ResourceOptions(parent=self)
 
         cluster_role = aws.iam.Role(
@@ -172,7 +175,7 @@ class GpuCluster(pulumi.ComponentResource):
                 authentication_mode="API",
                 bootstrap_cluster_creator_admin_permissions=True,
             ),
-            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
+            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=args.support_type),
             deletion_protection=args.environment == "prod",
             opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster_policy, log_group]),
         )

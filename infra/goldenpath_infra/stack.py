@@ -87,6 +87,7 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             environment=cfg.environment,
             cluster_name=cluster_name,
             kubernetes_version=cfg.kubernetes_version,
+            support_type=cfg.support_type,
             subnet_ids=network.private_subnet_ids,
             kms_key_arn=keys.key.arn,
             endpoint_public_access=cfg.endpoint_public_access,
@@ -123,6 +124,8 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             backup_retention_days=cfg.vector_store.backup_retention_days,
             deletion_protection=cfg.vector_store.deletion_protection,
             engine_version=cfg.vector_store.engine_version,
+            auto_minor_version_upgrade=cfg.vector_store.auto_minor_version_upgrade,
+            data_api=cfg.vector_store.data_api,
         ),
     )
     teams: dict[str, Any] = {}

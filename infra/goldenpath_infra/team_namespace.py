@@ -9,7 +9,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from goldenpath_infra import rules
-from goldenpath_infra.guardrails import GuardrailError
+from goldenpath_infra.guardrails import GuardrailError, check_team_name
 from goldenpath_infra.irsa import service_account_role
 
 SERVICE_ACCOUNT = "workload"
@@ -78,8 +78,7 @@ class TeamNamespace(pulumi.ComponentResource):
         self, name: str, args: TeamNamespaceArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("goldenpath:cluster:TeamNamespace", name, None, opts)
-        if not args.team.replace("-", "").isalnum() or args.team != args.team.lower():
-            raise GuardrailError("team", args.team, "must be a lowercase DNS label")
+        check_team_name(args.team)
         if args.gpu_quota < 0:
             raise GuardrailError("gpu_quota", args.gpu_quota, "must not be negative")
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
@@ -89,8 +88,13 @@ class TeamNamespace(pulumi.ComponentResource):
                 name=args.team,
                 labels={
                     "goldenpath.dev/team": args.team,
-                    "pod-security.kubernetes.io/enforce": "baseline",
+                    # Pod Security Standards, restricted: non-root, no privilege escalation,
+                    # capabilities dropped, a seccomp profile (kubernetes.io/docs/concepts/
+                    # security/pod-security-standards/, read 2026-12-02).
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/enforce-version": "latest",
                     "pod-security.kubernetes.io/warn": "restricted",
+                    "pod-security.kubernetes.io/audit": "restricted",
                 },
             ),
             opts=k8s_opts,

@@ -312,3 +312,70 @@ def test_prod_stack_builds_under_mocks_in_15_seconds(
     elapsed = time.perf_counter() - started
     assert len(built.resources) > 100
     assert elapsed < 15, f"prod stack took {elapsed:.1f}s under mocks"
+
+
+def test_kms_key_lets_auto_scaling_launch_encrypted_node_volumes(stack: Any) -> None:
+    """Managed node groups launch through the AWSServiceRoleForAutoScaling service-linked role;
+    without these grants on the customer key instances fail to launch (keys.key_policy)."""
+    (key,) = stack.of_type("aws:kms/key:Key")
+    statements = json.loads(key.inputs["policy"])["Statement"]
+    role = (
+        "arn:aws:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/"
+        "AWSServiceRoleForAutoScaling"
+    )
+    granted = {
+        action
+        for s in statements
+        if s["Effect"] == "Allow" and s["Principal"].get("AWS") == role
+        for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert {"kms:Decrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*", "kms:CreateGrant"} <= granted
+    (grant,) = [s for s in statements if s["Action"] == "kms:CreateGrant"]
+    assert grant["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": True}}
+
+
+def test_data_api_is_off_and_engine_pin_matches_upgrades(stack: Any) -> None:
+    (db,) = stack.of_type("aws:rds/cluster:Cluster")
+    assert db.inputs.get("enableHttpEndpoint") is False, db.urn
+    assert re.fullmatch(r"\d+\.\d+", db.inputs["engineVersion"]), db.urn
+    for instance in stack.of_type("aws:rds/clusterInstance:ClusterInstance"):
+        assert instance.inputs["autoMinorVersionUpgrade"] is False, instance.urn
+    (params,) = stack.of_type("aws:rds/clusterParameterGroup:ClusterParameterGroup")
+    assert params.inputs["family"] == f"aurora-postgresql{db.inputs['engineVersion'].split('.')[0]}"
+
+
+def test_team_namespaces_enforce_pod_security_restricted(stack: Any) -> None:
+    namespaces = {
+        n.inputs["metadata"]["name"]: n.inputs["metadata"]["labels"]
+        for n in stack.of_type("kubernetes:core/v1:Namespace")
+    }
+    for team in stack.config.teams:
+        labels = namespaces[team.name]
+        assert labels["pod-security.kubernetes.io/enforce"] == "restricted", team.name
+
+
+def test_kubernetes_version_is_in_standard_support_today(stack: Any) -> None:
+    import datetime
+
+    from goldenpath_infra import versions
+
+    (cluster,) = stack.of_type("aws:eks/cluster:Cluster")
+    support = versions.EKS_SUPPORT[cluster.inputs["version"]]
+    assert cluster.inputs["upgradePolicy"] == {"supportType": "STANDARD"}
+    assert datetime.date.today() < support.standard_end, cluster.inputs["version"]
+
+
+def test_chart_versions_are_the_cited_ones(stack: Any) -> None:
+    releases = {
+        r.inputs["name"]: r.inputs["version"]
+        for r in stack.of_type("kubernetes:helm.sh/v3:Release")
+    }
+    stale = {
+        "kube-prometheus-stack": "70.4.2",
+        "nvidia-device-plugin": "0.17.1",
+        "dcgm-exporter": "4.1.3",
+        "kuberay-operator": "1.3.2",
+        "metrics-server": "3.12.2",
+    }
+    for chart, old in stale.items():
+        assert tuple(map(int, releases[chart].split("."))) > tuple(map(int, old.split("."))), chart
