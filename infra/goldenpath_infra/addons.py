@@ -143,6 +143,11 @@ class ClusterAddonsArgs:
     provider: k8s.Provider
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer_url: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str]
+    prometheus_storage_gib: int = 50
+
+
+STORAGE_CLASS: Final = "gp3"
 
 
 def autoscaler_policy(cluster_name: str) -> str:
@@ -211,6 +216,21 @@ class ClusterAddons(pulumi.ComponentResource):
             policy=pulumi.Output.from_input(args.cluster_name).apply(autoscaler_policy),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        # The default StorageClass: gp3 through the EBS CSI driver, encrypted with the environment's
+        # key, bound where the pod lands (WaitForFirstConsumer keeps volume and pod in one AZ).
+        storage_class = k8s.storage.v1.StorageClass(
+            f"{name}-gp3",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=STORAGE_CLASS,
+                annotations={"storageclass.kubernetes.io/is-default-class": "true"},
+            ),
+            provisioner="ebs.csi.aws.com",
+            parameters={"type": "gp3", "encrypted": "true", "kmsKeyId": args.kms_key_arn},
+            volume_binding_mode="WaitForFirstConsumer",
+            allow_volume_expansion=True,
+            reclaim_policy="Delete",
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
+        )
         values: dict[str, Any] = {
             "nvidia-device-plugin": {
                 "tolerations": GPU_TOLERATIONS,
@@ -229,6 +249,19 @@ class ClusterAddons(pulumi.ComponentResource):
                     "prometheusSpec": {
                         "retention": "15d",
                         "serviceMonitorSelectorNilUsesHelmValues": False,
+                        "ruleSelectorNilUsesHelmValues": False,
+                        # 15 days of samples on a volume, not on the pod's emptyDir.
+                        "storageSpec": {
+                            "volumeClaimTemplate": {
+                                "spec": {
+                                    "storageClassName": STORAGE_CLASS,
+                                    "accessModes": ["ReadWriteOnce"],
+                                    "resources": {
+                                        "requests": {"storage": f"{args.prometheus_storage_gib}Gi"}
+                                    },
+                                }
+                            }
+                        },
                     }
                 },
             },
@@ -247,7 +280,9 @@ class ClusterAddons(pulumi.ComponentResource):
         }
         self.releases = {}
         for key, chart in CHARTS.items():
-            depends = [self.releases["kube-prometheus-stack"]] if key == "dcgm-exporter" else []
+            depends: list[pulumi.Resource] = [storage_class]
+            if key == "dcgm-exporter":
+                depends.append(self.releases["kube-prometheus-stack"])
             self.releases[key] = k8s.helm.v3.Release(
                 f"{name}-{key}",
                 name=key,

@@ -18,6 +18,7 @@ from goldenpath_infra.guardrails import (
     check_kubernetes_version,
     check_retention,
 )
+from goldenpath_infra.managed_addons import ManagedAddons, ManagedAddonsArgs
 from goldenpath_infra.node_pool import NodePool, NodePoolArgs
 
 NODE_POLICIES = (
@@ -109,6 +110,7 @@ class GpuCluster(pulumi.ComponentResource):
     system_pool: NodePool
     kubeconfig: pulumi.Output[str]
     provider: k8s.Provider
+    managed_addons: ManagedAddons
     node_security_group_id: pulumi.Output[str]
     oidc_issuer: pulumi.Output[str]
 
@@ -201,7 +203,20 @@ class GpuCluster(pulumi.ComponentResource):
             )
             for arn in NODE_POLICIES
         ]
-        self._node_dependencies = node_policies
+        self.managed_addons = ManagedAddons(
+            f"{name}-addons",
+            ManagedAddonsArgs(
+                cluster_name=self.cluster.name,
+                oidc_provider_arn=self.oidc_provider.arn,
+                oidc_issuer_url=self.oidc_issuer,
+                kms_key_arn=args.kms_key_arn,
+            ),
+            opts=child,
+        )
+        self._node_dependencies: list[pulumi.Resource] = [
+            *node_policies,
+            *self.managed_addons.before_nodes(),
+        ]
         # Managed node groups carry the cluster security group; it is the nodes' identity for
         # security-group rules such as the database's ingress.
         self.node_security_group_id = self.cluster.vpc_config.apply(
@@ -213,6 +228,7 @@ class GpuCluster(pulumi.ComponentResource):
         self._kms_key_arn = args.kms_key_arn
         self._tags = dict(args.tags)
         self.system_pool = self.add_node_pool(args.system_nodes, gpu=False)
+        cluster_ready = self.managed_addons.after_nodes([self.system_pool])
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(
                 self.cluster.name,
@@ -224,7 +240,7 @@ class GpuCluster(pulumi.ComponentResource):
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,
             enable_server_side_apply=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.system_pool]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.system_pool, *cluster_ready]),
         )
         self.register_outputs(
             {

@@ -108,6 +108,7 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             provider=cluster.provider,
             oidc_provider_arn=cluster.oidc_provider.arn,
             oidc_issuer_url=cluster.oidc_issuer,
+            kms_key_arn=keys.key.arn,
         ),
     )
     store = VectorStore(

@@ -379,3 +379,44 @@ def test_chart_versions_are_the_cited_ones(stack: Any) -> None:
     }
     for chart, old in stale.items():
         assert tuple(map(int, releases[chart].split("."))) > tuple(map(int, old.split("."))), chart
+
+
+def test_managed_addons_enforce_network_policy_and_run_ebs_csi(stack: Any) -> None:
+    addons = {a.inputs["addonName"]: a for a in stack.of_type("aws:eks/addon:Addon")}
+    assert set(addons) == {
+        "vpc-cni",
+        "kube-proxy",
+        "coredns",
+        "eks-pod-identity-agent",
+        "aws-ebs-csi-driver",
+    }
+    # NetworkPolicies (the team namespaces' default-deny) are enforced only with this on.
+    assert json.loads(addons["vpc-cni"].inputs["configurationValues"]) == {
+        "enableNetworkPolicy": "true"
+    }
+    role_arn = addons["aws-ebs-csi-driver"].inputs["serviceAccountRoleArn"]
+    (role,) = [r for r in stack.of_type("aws:iam/role:Role") if role_arn.endswith(f":{r.name}")]
+    condition = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Condition"]
+    subjects = [v for k, v in condition["StringEquals"].items() if k.endswith(":sub")]
+    assert subjects == ["system:serviceaccount:kube-system:ebs-csi-controller-sa"]
+
+
+def test_gp3_is_the_default_encrypted_storage_class_and_prometheus_uses_it(stack: Any) -> None:
+    (storage,) = stack.of_type("kubernetes:storage.k8s.io/v1:StorageClass")
+    assert storage.inputs["metadata"]["annotations"] == {
+        "storageclass.kubernetes.io/is-default-class": "true"
+    }
+    assert storage.inputs["provisioner"] == "ebs.csi.aws.com"
+    assert storage.inputs["parameters"] == {
+        "type": "gp3",
+        "encrypted": "true",
+        "kmsKeyId": stack.outputs["kms_key_arn"],
+    }
+    assert storage.inputs["volumeBindingMode"] == "WaitForFirstConsumer"
+    (prometheus,) = [
+        r
+        for r in stack.of_type("kubernetes:helm.sh/v3:Release")
+        if r.inputs["name"] == "kube-prometheus-stack"
+    ]
+    spec = prometheus.inputs["values"]["prometheus"]["prometheusSpec"]["storageSpec"]
+    assert spec["volumeClaimTemplate"]["spec"]["storageClassName"] == "gp3"
