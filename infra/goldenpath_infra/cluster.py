@@ -9,6 +9,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from goldenpath_infra import rules
+from goldenpath_infra.access import ClusterAccess, ClusterAccessArgs
 from goldenpath_infra.config import NodePoolSpec
 from goldenpath_infra.guardrails import (
     GuardrailError,
@@ -42,6 +43,11 @@ class GpuClusterArgs:
     log_retention_days: int
     tags: Mapping[str, str]
     support_type: str = "STANDARD"
+    account_id: str = "123456789012"
+    vpc_id: pulumi.Input[str] = ""
+    platform_admin_role: str = "goldenpath-platform-admin"
+    ci_deploy_role: str = "goldenpath-ci-deploy"
+    teams: Sequence[str] = ()
 
 
 def _assume_role(service: str) -> str:
@@ -111,6 +117,7 @@ class GpuCluster(pulumi.ComponentResource):
     kubeconfig: pulumi.Output[str]
     provider: k8s.Provider
     managed_addons: ManagedAddons
+    access: ClusterAccess
     node_security_group_id: pulumi.Output[str]
     oidc_issuer: pulumi.Output[str]
 
@@ -175,7 +182,9 @@ class GpuCluster(pulumi.ComponentResource):
             enabled_cluster_log_types=list(rules.CONTROL_PLANE_LOG_TYPES),
             access_config=aws.eks.ClusterAccessConfigArgs(
                 authentication_mode="API",
-                bootstrap_cluster_creator_admin_permissions=True,
+                # Admins come from explicit access entries (access.py); the creator, the CI
+                # runner's role, is one of them, and a bootstrap entry would collide with it.
+                bootstrap_cluster_creator_admin_permissions=False,
             ),
             upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=args.support_type),
             deletion_protection=args.environment == "prod",
@@ -229,6 +238,21 @@ class GpuCluster(pulumi.ComponentResource):
         self._tags = dict(args.tags)
         self.system_pool = self.add_node_pool(args.system_nodes, gpu=False)
         cluster_ready = self.managed_addons.after_nodes([self.system_pool])
+        self.access = ClusterAccess(
+            f"{name}-access",
+            ClusterAccessArgs(
+                environment=args.environment,
+                cluster_name=self.cluster.name,
+                cluster_arn=self.cluster.arn,
+                account_id=args.account_id,
+                platform_admin_role=args.platform_admin_role,
+                ci_deploy_role=args.ci_deploy_role,
+                teams=list(args.teams),
+                vpc_id=args.vpc_id,
+                cluster_security_group_id=self.node_security_group_id,
+            ),
+            opts=child,
+        )
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(
                 self.cluster.name,
@@ -240,7 +264,9 @@ class GpuCluster(pulumi.ComponentResource):
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,
             enable_server_side_apply=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.system_pool, *cluster_ready]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self.system_pool, *cluster_ready, *self.access.entries]
+            ),
         )
         self.register_outputs(
             {

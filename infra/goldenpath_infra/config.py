@@ -72,6 +72,8 @@ class StackConfig:
     flow_log_retention_days: int
     kubernetes_version: str
     support_type: str
+    platform_admin_role: str
+    ci_deploy_role: str
     endpoint_public_access: bool
     public_access_cidrs: tuple[str, ...]
     system_nodes: NodePoolSpec
@@ -145,6 +147,12 @@ def parse_stack_config(environment: str, region: str, values: Mapping[str, Any])
         flow_log_retention_days=int(network.get("flowLogRetentionDays", 90)),
         kubernetes_version=str(_require(cluster, "kubernetesVersion", "cluster")),
         support_type=str(cluster.get("supportType", "STANDARD")),
+        platform_admin_role=str(
+            (cluster.get("access") or {}).get("platformAdminRole", "goldenpath-platform-admin")
+        ),
+        ci_deploy_role=str(
+            (cluster.get("access") or {}).get("ciDeployRole", "goldenpath-ci-deploy")
+        ),
         endpoint_public_access=bool(cluster.get("endpointPublicAccess", False)),
         public_access_cidrs=tuple(str(c) for c in cluster.get("publicAccessCidrs") or ()),
         system_nodes=_node_pool(

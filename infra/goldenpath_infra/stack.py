@@ -45,6 +45,8 @@ OUTPUT_NAMES = (
     "isolated_subnet_ids",
     "team_namespaces",
     "chart_versions",
+    "runner_security_group_id",
+    "kubernetes_version",
 )
 
 
@@ -88,6 +90,11 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             cluster_name=cluster_name,
             kubernetes_version=cfg.kubernetes_version,
             support_type=cfg.support_type,
+            account_id=account_id,
+            vpc_id=network.vpc.id,
+            platform_admin_role=cfg.platform_admin_role,
+            ci_deploy_role=cfg.ci_deploy_role,
+            teams=[t.name for t in cfg.teams],
             subnet_ids=network.private_subnet_ids,
             kms_key_arn=keys.key.arn,
             endpoint_public_access=cfg.endpoint_public_access,
@@ -147,11 +154,13 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
                 account_id=account_id,
             ),
         )
+        cluster.access.bind_team(team.name, namespace.namespace.metadata.name, cluster.provider)
         team_roles.append(namespace.role.arn)
         teams[team.name] = {
             "namespace": namespace.namespace.metadata.name,
             "service_account": SERVICE_ACCOUNT,
             "role_arn": namespace.role.arn,
+            "deploy_role_arn": cluster.access.team_deploy_roles[team.name].arn,
             "secret_arns": {s: keys.secret_arns[f"{team.name}/{s}"] for s in team.services},
         }
 
@@ -217,6 +226,8 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
         "isolated_subnet_ids": network.isolated_subnet_ids,
         "team_namespaces": teams,
         "chart_versions": {key: chart.version for key, chart in CHARTS.items()},
+        "runner_security_group_id": cluster.access.runner_security_group.id,
+        "kubernetes_version": cfg.kubernetes_version,
     }
     return outputs
 

@@ -73,6 +73,12 @@ def team_args(**changes: Any) -> TeamNamespaceArgs:
 LATER = datetime.date(2029, 1, 1)
 # id -> (the call that must be refused, the argument the error names)
 CASES: dict[str, tuple[Callable[[], object], str]] = {
+    "access-role-name": (
+        under_mocks(
+            lambda: GpuCluster("eks", cluster_args(ci_deploy_role="arn:aws:iam::1:role/x"), "r")
+        ),
+        "access.ciDeployRole",
+    ),
     "cluster-version-unpinned": (
         under_mocks(lambda: GpuCluster("eks", cluster_args(kubernetes_version="latest"), "r")),
         "kubernetes_version",

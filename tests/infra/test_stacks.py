@@ -420,3 +420,82 @@ def test_gp3_is_the_default_encrypted_storage_class_and_prometheus_uses_it(stack
     ]
     spec = prometheus.inputs["values"]["prometheus"]["prometheusSpec"]["storageSpec"]
     assert spec["volumeClaimTemplate"]["spec"]["storageClassName"] == "gp3"
+
+
+def test_access_entries_admit_admins_ci_and_each_team_to_its_namespace(stack: Any) -> None:
+    (cluster,) = stack.of_type("aws:eks/cluster:Cluster")
+    assert cluster.inputs["accessConfig"] == {
+        "authenticationMode": "API",
+        "bootstrapClusterCreatorAdminPermissions": False,
+    }
+    entries = stack.of_type("aws:eks/accessEntry:AccessEntry")
+    principals = {e.inputs["principalArn"]: e for e in entries}
+    admin = "arn:aws:iam::123456789012:role/goldenpath-platform-admin"
+    ci = "arn:aws:iam::123456789012:role/goldenpath-ci-deploy"
+    associations = {
+        a.inputs["principalArn"]: a
+        for a in stack.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    }
+    for principal in (admin, ci):
+        assert principal in principals
+        assert associations[principal].inputs["policyArn"].endswith("/AmazonEKSClusterAdminPolicy")
+        assert associations[principal].inputs["accessScope"] == {"type": "cluster"}
+    teams = stack.outputs["team_namespaces"]
+    bindings = stack.of_type("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")
+    for team, out in teams.items():
+        entry = principals[out["deploy_role_arn"]]
+        assert entry.inputs["kubernetesGroups"] == [f"goldenpath:deploy:{team}"]
+        assert out["deploy_role_arn"] not in associations, "team roles get no cluster-wide policy"
+        bound = {
+            b.inputs["roleRef"]["name"]
+            for b in bindings
+            if b.inputs["metadata"]["namespace"] == team
+            and b.inputs["subjects"]
+            == [
+                {
+                    "kind": "Group",
+                    "name": f"goldenpath:deploy:{team}",
+                    "apiGroup": "rbac.authorization.k8s.io",
+                }
+            ]
+        }
+        assert bound == {"edit", "goldenpath-deploy-monitoring"}, team
+        role = next(
+            r
+            for r in stack.of_type("aws:iam/role:Role")
+            if out["deploy_role_arn"].endswith(f":{r.name}")
+        )
+        trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+        assert [s["Principal"] for s in trust] == [{"AWS": ci}]
+
+
+def test_the_runner_reaches_the_private_api_through_its_security_group(stack: Any) -> None:
+    runner = stack.outputs["runner_security_group_id"]
+    api_rules = [
+        r
+        for r in stack.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r.inputs.get("referencedSecurityGroupId") == runner
+    ]
+    assert [
+        (r.inputs["securityGroupId"], r.inputs["fromPort"], r.inputs["toPort"]) for r in api_rules
+    ] == [(stack.outputs["node_security_group_id"], 443, 443)]
+
+
+def test_stack_names_resolve_on_the_self_managed_backend() -> None:
+    """A DIY (S3) backend has no organisations: stacks are `organization/<project>/<stack>`
+    (Pulumi docs, "State and backends", fully qualified stack names; read 2026-12-02)."""
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    project = yaml.safe_load((root / "infra" / "Pulumi.yaml").read_text())["name"]
+    shared = root / "templates" / "_shared" / "deploy" / "service"
+    names = {}
+    for environment in ("dev", "staging", "prod"):
+        text = (shared / f"Pulumi.{environment}.yaml").read_text()
+        (names[environment],) = re.findall(r"platformStack: (\S+)", text)
+    assert names == {e: f"organization/{project}/{e}" for e in names}
+    readme = (root / "infra" / "README.md").read_text()
+    referenced = set(re.findall(r"(\w[\w-]*)/goldenpath-infra/", readme))
+    assert referenced <= {"organization"}, referenced
