@@ -18,6 +18,7 @@ from goldenpath_infra.security_group import (
     IngressRule,
 )
 from goldenpath_infra.tagging import register_required_tags
+from goldenpath_infra.team_data import TeamData, TeamDataArgs
 from goldenpath_infra.team_namespace import SERVICE_ACCOUNT, TeamNamespace, TeamNamespaceArgs
 from goldenpath_infra.vector_collection import VectorCollection, VectorCollectionArgs
 from goldenpath_infra.vector_store import VectorStore, VectorStoreArgs
@@ -139,6 +140,15 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
     teams: dict[str, Any] = {}
     team_roles = []
     for team in cfg.teams:
+        data = TeamData(
+            f"{prefix}-team-{team.name}",
+            TeamDataArgs(
+                environment=cfg.environment,
+                team=team.name,
+                services=team.services,
+                kms_key_arn=keys.key.arn,
+            ),
+        )
         namespace = TeamNamespace(
             f"{prefix}-team-{team.name}",
             TeamNamespaceArgs(
@@ -152,6 +162,7 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
                 db_cluster_resource_id=store.cluster.cluster_resource_id,
                 region=cfg.region,
                 account_id=account_id,
+                data_bucket_arn=data.bucket.arn,
             ),
         )
         cluster.access.bind_team(team.name, namespace.namespace.metadata.name, cluster.provider)
@@ -161,6 +172,8 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             "service_account": SERVICE_ACCOUNT,
             "role_arn": namespace.role.arn,
             "deploy_role_arn": cluster.access.team_deploy_roles[team.name].arn,
+            "data_bucket": data.bucket.bucket,
+            "image_repositories": {s: r.repository_url for s, r in data.repositories.items()},
             "secret_arns": {s: keys.secret_arns[f"{team.name}/{s}"] for s in team.services},
         }
 

@@ -28,6 +28,8 @@ class TeamNamespaceArgs:
     db_cluster_resource_id: pulumi.Input[str]
     region: str
     account_id: str
+    # The team's S3 data bucket (team_data.TeamData); its objects are the team's alone.
+    data_bucket_arn: pulumi.Input[str] = ""
 
 
 def workload_policy(
@@ -37,16 +39,54 @@ def workload_policy(
     region: str,
     account: str,
     namespace: str,
+    bucket_arn: str = "",
 ) -> str:
-    """Read this team's secrets and connect to the vector store as the namespace's database user."""
+    """Read this team's secrets, connect to the vector store as the namespace's database user
+    (IAM authentication), use the team's bucket, and invoke Bedrock models in this region."""
     statements: list[dict[str, object]] = [
         {
             "Sid": "ConnectAsNamespaceUser",
             "Effect": "Allow",
             "Action": "rds-db:connect",
             "Resource": f"arn:aws:rds-db:{region}:{account}:dbuser:{db_resource_id}/{namespace}",
-        }
+        },
+        {
+            "Sid": "InvokeBedrockModels",
+            "Effect": "Allow",
+            "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+            "Resource": [
+                f"arn:aws:bedrock:{region}::foundation-model/*",
+                f"arn:aws:bedrock:{region}:{account}:inference-profile/*",
+            ],
+        },
     ]
+    if bucket_arn:
+        statements += [
+            {
+                "Sid": "ListTeamBucket",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+                "Resource": bucket_arn,
+            },
+            {
+                "Sid": "UseTeamBucketObjects",
+                "Effect": "Allow",
+                "Action": [
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:DeleteObject",
+                    "s3:AbortMultipartUpload",
+                ],
+                "Resource": f"{bucket_arn}/*",
+            },
+            {
+                "Sid": "UseKeyThroughS3",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                "Resource": kms_key_arn,
+                "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+            },
+        ]
     if secret_arns:
         statements += [
             {
@@ -157,10 +197,19 @@ class TeamNamespace(pulumi.ComponentResource):
             f"{name}-workload",
             role=self.role.id,
             policy=pulumi.Output.all(
-                list(args.secret_arns.values()), args.kms_key_arn, args.db_cluster_resource_id
+                list(args.secret_arns.values()),
+                args.kms_key_arn,
+                args.db_cluster_resource_id,
+                args.data_bucket_arn,
             ).apply(
                 lambda parts: workload_policy(
-                    list(parts[0]), parts[1], parts[2], args.region, args.account_id, args.team
+                    list(parts[0]),
+                    parts[1],
+                    parts[2],
+                    args.region,
+                    args.account_id,
+                    args.team,
+                    parts[3],
                 )
             ),
             opts=pulumi.ResourceOptions(parent=self),
