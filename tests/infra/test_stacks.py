@@ -549,3 +549,17 @@ def test_each_team_gets_its_own_bucket_repositories_and_bedrock(stack: Any) -> N
         other = [t.name for t in stack.config.teams if t.name != team.name]
         for name in other:
             assert f"team-{name}-data" not in json.dumps(statements), (team.name, name)
+
+
+def test_cost_anomalies_on_the_environment_tag_alert_the_budget_emails(stack: Any) -> None:
+    (monitor,) = stack.of_type("aws:costexplorer/anomalyMonitor:AnomalyMonitor")
+    assert monitor.inputs["monitorType"] == "CUSTOM"
+    assert json.loads(monitor.inputs["monitorSpecification"])["Tags"]["Values"] == [
+        stack.environment
+    ]
+    (subscription,) = stack.of_type("aws:costexplorer/anomalySubscription:AnomalySubscription")
+    assert [s["address"] for s in subscription.inputs["subscribers"]] == list(
+        stack.config.budget.alert_emails
+    )
+    threshold = subscription.inputs["thresholdExpression"]["dimension"]
+    assert threshold["values"] == [str(round(stack.config.budget.monthly_limit_usd / 30))]
