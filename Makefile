@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# checkov pins a boto3 older than the kit's, so it gets an environment of its own (tests/infra).
+CHECKOV := .venv-checkov/bin/checkov
 
 .PHONY: install demo test test-fast lint bench bake clean
 
@@ -14,12 +16,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+$(CHECKOV):
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install -q 'checkov>=3.2,<4'
+
+install: $(STAMP) $(CHECKOV)
 
 demo: $(STAMP)
 	$(PY) -m goldenpath.demo
 
-test: $(STAMP)
+test: $(STAMP) $(CHECKOV)
 	$(PY) -m ruff check src tests bench infra chassis
 	$(PY) -m ruff format --check chassis
 	$(PY) -m mypy chassis/goldenpath_chassis
@@ -42,4 +48,4 @@ bake: $(STAMP)
 	$(VENV)/bin/goldenpath bake
 
 clean:
-	rm -rf build .venv
+	rm -rf build .venv .venv-checkov

@@ -45,6 +45,9 @@ def plain(value: Any) -> Any:
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [plain(v) for v in value]
+    # The engine carries every number as a float; Kubernetes integers are integers.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
 
 
@@ -260,3 +263,57 @@ def test_gpu_requests_land_on_a_gpu_node(runs: dict[str, Any], environment: str)
         assert placements(placement, gpu_capable(built_stack(environment))), placement
         placed += 1
     assert placed == 1
+
+
+# Checks checkov reports that these objects fail by design, each with the reason.
+CHECKOV_SUPPRESSIONS: dict[str, str] = {
+    "CKV_K8S_15": "imagePullPolicy Always: images are pinned (check_image) in IMMUTABLE ECR"
+    " repositories (team_data.py), so IfNotPresent never runs a stale image and spares GPU"
+    " nodes a registry round trip per start",
+    "CKV_K8S_43": "image digest: a tag in an IMMUTABLE ECR repository names one image for good;"
+    " the deploy program accepts name@sha256 digests too",
+    "CKV_K8S_35": "secrets as env: DATABASE_URL still reaches the pod through a secretKeyRef;"
+    " the chassis settings have no secrets directory yet (left open, see infra/README.md)",
+}
+
+
+def checkov() -> str:
+    """checkov lives in its own environment (make install): it pins a boto3 older than the kit's."""
+    found = ROOT / ".venv-checkov" / "bin" / "checkov"
+    if not found.exists():
+        pytest.fail(f"checkov is not installed at {found}: run `make install`")
+    return str(found)
+
+
+def test_checkov_finds_no_failed_kubernetes_checks(runs: dict[str, Any], tmp_path: Path) -> None:
+    for environment in ENVIRONMENTS:
+        stack = built_stack(environment)
+        objects = kubernetes_objects(
+            [{"type": r.type, "inputs": r.inputs, "custom": r.custom} for r in stack.resources]
+        )
+        for key in [*TEMPLATES, *VARIANTS]:
+            objects += kubernetes_objects(runs[f"{key}-{environment}"]["resources"])
+        (tmp_path / f"{environment}.yaml").write_text(yaml.safe_dump_all(objects))
+    # --skip-download: no call to the vendor's API; the proxy makes any other call fail fast.
+    offline = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
+    done = subprocess.run(
+        [
+            checkov(),
+            *("-d", str(tmp_path), "--framework", "kubernetes", "-o", "json"),
+            *("--quiet", "--compact", "--skip-download"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", **offline},
+    )
+    report = json.loads(done.stdout)
+    summary = report["summary"]
+    assert summary["parsing_errors"] == 0 and summary["resource_count"] > 40, summary
+    failed = [
+        f"{c['check_id']} {c['check_name']}: {c['resource']}"
+        for c in report["results"]["failed_checks"]
+        if c["check_id"] not in CHECKOV_SUPPRESSIONS
+    ]
+    assert failed == [], "\n".join(failed)
