@@ -60,6 +60,14 @@ CHARTS: Final = {
     "kuberay-operator": Chart(
         "kuberay-operator", "1.5.2", "https://ray-project.github.io/kuberay-helm/", "kuberay"
     ),
+    # external-secrets/external-secrets v2.10.0 (helm chart 2.10.0), 2026-08-28. No AWS role of
+    # its own: each SecretStore authenticates as its namespace's service account (IRSA).
+    "external-secrets": Chart(
+        "external-secrets",
+        "2.10.0",
+        "https://charts.external-secrets.io",
+        "external-secrets",
+    ),
     # kubernetes/autoscaler cluster-autoscaler-chart-9.59.0, 2026-08-03.
     "cluster-autoscaler": Chart(
         "cluster-autoscaler", "9.59.0", "https://kubernetes.github.io/autoscaler", "kube-system"
@@ -266,6 +274,7 @@ class ClusterAddons(pulumi.ComponentResource):
                 },
             },
             "metrics-server": {"args": ["--kubelet-preferred-address-types=InternalIP"]},
+            "external-secrets": {"installCRDs": True},
             "cluster-autoscaler": {
                 "autoDiscovery": {"clusterName": args.cluster_name},
                 "awsRegion": args.region,

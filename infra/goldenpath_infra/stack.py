@@ -9,6 +9,7 @@ from goldenpath_infra.addons import CHARTS, ClusterAddons, ClusterAddonsArgs
 from goldenpath_infra.cluster import GpuCluster, GpuClusterArgs
 from goldenpath_infra.config import StackConfig
 from goldenpath_infra.cost import CostGuardrails, CostGuardrailsArgs
+from goldenpath_infra.db_bootstrap import DatabaseBootstrap, DatabaseBootstrapArgs
 from goldenpath_infra.guardrails import check_gpu_node_cap
 from goldenpath_infra.keys import EnvironmentKeys, EnvironmentKeysArgs
 from goldenpath_infra.network import Network, NetworkArgs
@@ -108,7 +109,7 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
     )
     for pool in cfg.gpu_node_pools:
         cluster.add_node_pool(pool, gpu=True)
-    ClusterAddons(
+    addons = ClusterAddons(
         f"{prefix}-addons",
         ClusterAddonsArgs(
             cluster_name=cluster.cluster.name,
@@ -135,6 +136,22 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             engine_version=cfg.vector_store.engine_version,
             auto_minor_version_upgrade=cfg.vector_store.auto_minor_version_upgrade,
             data_api=cfg.vector_store.data_api,
+        ),
+    )
+    DatabaseBootstrap(
+        f"{prefix}-db-bootstrap",
+        DatabaseBootstrapArgs(
+            teams=[t.name for t in cfg.teams],
+            region=cfg.region,
+            provider=cluster.provider,
+            oidc_provider_arn=cluster.oidc_provider.arn,
+            oidc_issuer_url=cluster.oidc_issuer,
+            kms_key_arn=keys.key.arn,
+            master_secret_arn=store.secret_arn,
+            endpoint=store.cluster.endpoint,
+            port=store.cluster.port,
+            database=store.cluster.database_name,
+            external_secrets=addons.releases["external-secrets"],
         ),
     )
     teams: dict[str, Any] = {}

@@ -34,6 +34,8 @@ CRD_KINDS = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "kube-prometheus-stack",
     ("monitoring.coreos.com/v1", "PrometheusRule"): "kube-prometheus-stack",
     ("ray.io/v1", "RayJob"): "kuberay-operator",
+    ("external-secrets.io/v1", "SecretStore"): "external-secrets",
+    ("external-secrets.io/v1", "ExternalSecret"): "external-secrets",
 }
 
 

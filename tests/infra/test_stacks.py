@@ -224,6 +224,7 @@ def test_helm_releases_are_pinned(stack: Any) -> None:
         "kube-prometheus-stack",
         "metrics-server",
         "cluster-autoscaler",
+        "external-secrets",
     }
     for release in releases.values():
         assert re.fullmatch(r"\d+\.\d+\.\d+", release.inputs["version"]), release.urn
