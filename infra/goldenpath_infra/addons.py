@@ -12,6 +12,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from goldenpath_infra import load_balancer_controller as lbc
 from goldenpath_infra import rules
 from goldenpath_infra.guardrails import check_pinned_chart_version
 from goldenpath_infra.irsa import service_account_role
@@ -67,6 +68,13 @@ CHARTS: Final = {
         "2.10.0",
         "https://charts.external-secrets.io",
         "external-secrets",
+    ),
+    # aws/eks-charts aws-load-balancer-controller v3.4.2 automated release, 2026-07-13.
+    "aws-load-balancer-controller": Chart(
+        "aws-load-balancer-controller",
+        "3.4.2",
+        "https://aws.github.io/eks-charts",
+        "kube-system",
     ),
     # kubernetes/autoscaler cluster-autoscaler-chart-9.59.0, 2026-08-03.
     "cluster-autoscaler": Chart(
@@ -152,6 +160,7 @@ class ClusterAddonsArgs:
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer_url: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str]
+    vpc_id: pulumi.Input[str] = ""
     prometheus_storage_gib: int = 50
 
 
@@ -239,7 +248,36 @@ class ClusterAddons(pulumi.ComponentResource):
             reclaim_policy="Delete",
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
         )
+        lbc_role = service_account_role(
+            f"{name}-load-balancer-controller",
+            provider_arn=args.oidc_provider_arn,
+            issuer_url=args.oidc_issuer_url,
+            namespace=CHARTS["aws-load-balancer-controller"].namespace,
+            service_account=lbc.SERVICE_ACCOUNT,
+            description="AWS Load Balancer Controller (IRSA)",
+            parent=self,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-load-balancer-controller",
+            role=lbc_role.id,
+            policy=pulumi.Output.from_input(args.cluster_name).apply(lbc.controller_policy),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         values: dict[str, Any] = {
+            "aws-load-balancer-controller": {
+                "clusterName": args.cluster_name,
+                "region": args.region,
+                "vpcId": args.vpc_id,
+                "replicaCount": 2,
+                "enableShield": False,
+                "enableWaf": False,
+                "enableWafv2": False,
+                "serviceAccount": {
+                    "create": True,
+                    "name": lbc.SERVICE_ACCOUNT,
+                    "annotations": {"eks.amazonaws.com/role-arn": lbc_role.arn},
+                },
+            },
             "nvidia-device-plugin": {
                 "tolerations": GPU_TOLERATIONS,
                 "nodeSelector": GPU_NODE_SELECTOR,

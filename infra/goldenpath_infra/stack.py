@@ -118,6 +118,7 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             oidc_provider_arn=cluster.oidc_provider.arn,
             oidc_issuer_url=cluster.oidc_issuer,
             kms_key_arn=keys.key.arn,
+            vpc_id=network.vpc.id,
         ),
     )
     store = VectorStore(

@@ -225,6 +225,7 @@ def test_helm_releases_are_pinned(stack: Any) -> None:
         "metrics-server",
         "cluster-autoscaler",
         "external-secrets",
+        "aws-load-balancer-controller",
     }
     for release in releases.values():
         assert re.fullmatch(r"\d+\.\d+\.\d+", release.inputs["version"]), release.urn
@@ -564,3 +565,33 @@ def test_cost_anomalies_on_the_environment_tag_alert_the_budget_emails(stack: An
     )
     threshold = subscription.inputs["thresholdExpression"]["dimension"]
     assert threshold["values"] == [str(round(stack.config.budget.monthly_limit_usd / 30))]
+
+
+def test_load_balancer_controller_may_change_only_its_own_load_balancers(stack: Any) -> None:
+    (release,) = [
+        r
+        for r in stack.of_type("kubernetes:helm.sh/v3:Release")
+        if r.inputs["name"] == "aws-load-balancer-controller"
+    ]
+    values = release.inputs["values"]
+    assert values["clusterName"] == stack.outputs["cluster_name"]
+    assert values["vpcId"] == stack.outputs["vpc_id"]
+    assert (values["enableWaf"], values["enableWafv2"], values["enableShield"]) == (False,) * 3
+    policy = next(
+        json.loads(p.inputs["policy"])
+        for p in stack.of_type("aws:iam/rolePolicy:RolePolicy")
+        if p.name.endswith("-addons-load-balancer-controller")
+    )
+    for statement in policy["Statement"]:
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        mutating = [
+            a for a in actions if a.split(":")[1].startswith(("Delete", "Modify", "Revoke"))
+        ]
+        if mutating and statement["Sid"] != "ListenersAndRules":
+            assert "Condition" in statement, statement["Sid"]
+    (own,) = [s for s in policy["Statement"] if s["Sid"] == "ManageOwnLoadBalancers"]
+    assert own["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/elbv2.k8s.aws/cluster": stack.outputs["cluster_name"]}
+    }
