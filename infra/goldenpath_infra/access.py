@@ -20,7 +20,6 @@ import pulumi_kubernetes as k8s
 from goldenpath_infra.guardrails import GuardrailError
 
 CLUSTER_ADMIN_POLICY: Final = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
-IAM_ROLE_ARN: Final = r"arn:aws:iam::\d{12}:role/"
 
 
 def deploy_group(team: str) -> str:
@@ -81,12 +80,12 @@ class ClusterAccess(pulumi.ComponentResource):
         self, name: str, args: ClusterAccessArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("goldenpath:cluster:ClusterAccess", name, None, opts)
-        for argument, role in (
+        for argument, role_name in (
             ("access.platformAdminRole", args.platform_admin_role),
             ("access.ciDeployRole", args.ci_deploy_role),
         ):
-            if not role or "/" in role or ":" in role:
-                raise GuardrailError(argument, role, "an IAM role name in this account")
+            if not role_name or "/" in role_name or ":" in role_name:
+                raise GuardrailError(argument, role_name, "an IAM role name in this account")
         self._component_name = name
         child = pulumi.ResourceOptions(parent=self)
         account = args.account_id
