@@ -4,7 +4,6 @@ Releases (not `helm.v4.Chart`) keep chart, version, repository and values on one
 where policies and tests can read them.
 """
 
-import json
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -76,10 +75,6 @@ CHARTS: Final = {
         "https://aws.github.io/eks-charts",
         "kube-system",
     ),
-    # kubernetes/autoscaler cluster-autoscaler-chart-9.59.0, 2026-08-03.
-    "cluster-autoscaler": Chart(
-        "cluster-autoscaler", "9.59.0", "https://kubernetes.github.io/autoscaler", "kube-system"
-    ),
 }
 
 # The placement defaults of the GPU charts' values.yaml, which Helm deep-merges under ours (maps
@@ -149,7 +144,6 @@ GPU_TOLERATIONS: Final = [
     {"key": rules.GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}
 ]
 GPU_NODE_SELECTOR: Final = {"goldenpath.dev/accelerator": "nvidia"}
-AUTOSCALER_SERVICE_ACCOUNT: Final = "cluster-autoscaler"
 
 
 @dataclass(frozen=True)
@@ -167,48 +161,9 @@ class ClusterAddonsArgs:
 STORAGE_CLASS: Final = "gp3"
 
 
-def autoscaler_policy(cluster_name: str) -> str:
-    """Scale only this cluster's groups: writes are conditioned on the ownership tag."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Action": [
-                        "autoscaling:DescribeAutoScalingGroups",
-                        "autoscaling:DescribeAutoScalingInstances",
-                        "autoscaling:DescribeLaunchConfigurations",
-                        "autoscaling:DescribeScalingActivities",
-                        "autoscaling:DescribeTags",
-                        "ec2:DescribeImages",
-                        "ec2:DescribeInstanceTypes",
-                        "ec2:DescribeLaunchTemplateVersions",
-                        "ec2:GetInstanceTypesFromInstanceRequirements",
-                        "eks:DescribeNodegroup",
-                    ],
-                    "Resource": "*",
-                },
-                {
-                    "Effect": "Allow",
-                    "Action": [
-                        "autoscaling:SetDesiredCapacity",
-                        "autoscaling:TerminateInstanceInAutoScalingGroup",
-                    ],
-                    "Resource": "*",
-                    "Condition": {
-                        "StringEquals": {
-                            f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"
-                        }
-                    },
-                },
-            ],
-        }
-    )
-
-
 class ClusterAddons(pulumi.ComponentResource):
-    """GPU scheduling and telemetry, Ray, Prometheus, metrics and node autoscaling."""
+    """GPU scheduling and telemetry, Ray, Prometheus, metrics, secrets and load balancers
+    (node autoscaling is Karpenter's, karpenter.py)."""
 
     releases: dict[str, k8s.helm.v3.Release]
 
@@ -218,21 +173,6 @@ class ClusterAddons(pulumi.ComponentResource):
         super().__init__("goldenpath:cluster:ClusterAddons", name, None, opts)
         for key, chart in CHARTS.items():
             check_pinned_chart_version(key, chart.version)
-        autoscaler_role = service_account_role(
-            f"{name}-cluster-autoscaler",
-            provider_arn=args.oidc_provider_arn,
-            issuer_url=args.oidc_issuer_url,
-            namespace=CHARTS["cluster-autoscaler"].namespace,
-            service_account=AUTOSCALER_SERVICE_ACCOUNT,
-            description="cluster-autoscaler (IRSA)",
-            parent=self,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-cluster-autoscaler",
-            role=autoscaler_role.id,
-            policy=pulumi.Output.from_input(args.cluster_name).apply(autoscaler_policy),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
         # The default StorageClass: gp3 through the EBS CSI driver, encrypted with the environment's
         # key, bound where the pod lands (WaitForFirstConsumer keeps volume and pod in one AZ).
         storage_class = k8s.storage.v1.StorageClass(
@@ -313,17 +253,6 @@ class ClusterAddons(pulumi.ComponentResource):
             },
             "metrics-server": {"args": ["--kubelet-preferred-address-types=InternalIP"]},
             "external-secrets": {"installCRDs": True},
-            "cluster-autoscaler": {
-                "autoDiscovery": {"clusterName": args.cluster_name},
-                "awsRegion": args.region,
-                "rbac": {
-                    "serviceAccount": {
-                        "name": AUTOSCALER_SERVICE_ACCOUNT,
-                        "annotations": {"eks.amazonaws.com/role-arn": autoscaler_role.arn},
-                    }
-                },
-                "extraArgs": {"balance-similar-node-groups": True, "expander": "least-waste"},
-            },
         }
         self.releases = {}
         for key, chart in CHARTS.items():

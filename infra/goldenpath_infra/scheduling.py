@@ -113,3 +113,17 @@ def why_not(pod: PodPlacement, node: Node) -> str | None:
 def placements(pod: PodPlacement, nodes: Sequence[Node]) -> list[str]:
     """The pools whose nodes may run `pod`."""
     return [node.pool for node in nodes if why_not(pod, node) is None]
+
+
+def node_from_pool(pool: Mapping[str, Any]) -> Node:
+    """A Karpenter NodePool's node: template labels, plus the label each single-valued `In`
+    requirement fixes (Karpenter sets those on the node), taints as written."""
+    template = pool["spec"]["template"]
+    labels = {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
+    labels.update((template.get("metadata") or {}).get("labels") or {})
+    for requirement in template["spec"].get("requirements") or []:
+        if requirement["operator"] == "In" and len(requirement.get("values") or []) == 1:
+            labels[requirement["key"]] = requirement["values"][0]
+    taints = list(template["spec"].get("taints") or [])
+    gpu = "nvidia.com/gpu" in (pool["spec"].get("limits") or {})
+    return Node(pool["metadata"]["name"], labels, taints, int(gpu))

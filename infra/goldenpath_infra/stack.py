@@ -11,6 +11,7 @@ from goldenpath_infra.config import StackConfig
 from goldenpath_infra.cost import CostGuardrails, CostGuardrailsArgs
 from goldenpath_infra.db_bootstrap import DatabaseBootstrap, DatabaseBootstrapArgs
 from goldenpath_infra.guardrails import check_gpu_node_cap
+from goldenpath_infra.karpenter import Karpenter, KarpenterArgs
 from goldenpath_infra.keys import EnvironmentKeys, EnvironmentKeysArgs
 from goldenpath_infra.network import Network, NetworkArgs
 from goldenpath_infra.security_group import (
@@ -107,8 +108,27 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
         ),
         region=cfg.region,
     )
-    for pool in cfg.gpu_node_pools:
-        cluster.add_node_pool(pool, gpu=True)
+    # GPU capacity comes from Karpenter NodePools (karpenter.py), one per configured GPU pool.
+    Karpenter(
+        f"{prefix}-karpenter",
+        KarpenterArgs(
+            environment=cfg.environment,
+            region=cfg.region,
+            cluster_name=cluster.cluster.name,
+            cluster_arn=cluster.cluster.arn,
+            cluster_endpoint=cluster.cluster.endpoint,
+            provider=cluster.provider,
+            oidc_provider_arn=cluster.oidc_provider.arn,
+            oidc_issuer_url=cluster.oidc_issuer,
+            node_role_name=cluster.node_role.name,
+            node_role_arn=cluster.node_role.arn,
+            subnet_ids=network.private_subnet_ids,
+            security_group_id=cluster.node_security_group_id,
+            kms_key_arn=keys.key.arn,
+            gpu_pools=cfg.gpu_node_pools,
+            tags={**cfg.tags, f"kubernetes.io/cluster/{cluster_name}": "owned"},
+        ),
+    )
     addons = ClusterAddons(
         f"{prefix}-addons",
         ClusterAddonsArgs(

@@ -15,8 +15,9 @@ import pytest
 import yaml
 from goldenpath_infra import guardrails as g
 from goldenpath_infra.cluster import GpuCluster
-from goldenpath_infra.config import parse_stack_config
+from goldenpath_infra.config import NodePoolSpec, parse_stack_config
 from goldenpath_infra.cost import CostGuardrails, CostGuardrailsArgs
+from goldenpath_infra.karpenter import gpu_limit
 from goldenpath_infra.keys import EnvironmentKeys, EnvironmentKeysArgs
 from goldenpath_infra.network import Network, NetworkArgs, subnet_layout
 from goldenpath_infra.node_pool import NodePool
@@ -78,6 +79,10 @@ CASES: dict[str, tuple[Callable[[], object], str]] = {
             lambda: GpuCluster("eks", cluster_args(ci_deploy_role="arn:aws:iam::1:role/x"), "r")
         ),
         "access.ciDeployRole",
+    ),
+    "karpenter-gpu-count": (
+        lambda: gpu_limit(NodePoolSpec("gpu", ("g7.xlarge",), 0, 0, 2)),
+        "gpuNodePools[gpu].instanceTypes",
     ),
     "cluster-version-unpinned": (
         under_mocks(lambda: GpuCluster("eks", cluster_args(kubernetes_version="latest"), "r")),

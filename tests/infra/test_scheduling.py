@@ -10,17 +10,26 @@ from typing import Any
 import pytest
 from goldenpath_infra import rules
 from goldenpath_infra.addons import CHART_PLACEMENT_DEFAULTS, merged_values
-from goldenpath_infra.scheduling import Node, PodPlacement, node_from_group, placements, why_not
+from goldenpath_infra.scheduling import (
+    Node,
+    PodPlacement,
+    node_from_group,
+    node_from_pool,
+    placements,
+    why_not,
+)
 
 GPU_DAEMONSETS = ("nvidia-device-plugin", "dcgm-exporter")
 
 
 def stack_nodes(stack: Any) -> list[Node]:
+    """The managed node groups' nodes and the nodes each Karpenter NodePool can launch."""
     return [
-        node_from_group(
-            group.name, group.inputs.get("labels") or {}, group.inputs.get("taints") or []
-        )
-        for group in stack.of_type("aws:eks/nodeGroup:NodeGroup")
+        *(
+            node_from_group(g.name, g.inputs.get("labels") or {}, g.inputs.get("taints") or [])
+            for g in stack.of_type("aws:eks/nodeGroup:NodeGroup")
+        ),
+        *(node_from_pool(p.inputs) for p in stack.of_type("kubernetes:karpenter.sh/v1:NodePool")),
     ]
 
 

@@ -36,6 +36,8 @@ CRD_KINDS = {
     ("ray.io/v1", "RayJob"): "kuberay-operator",
     ("external-secrets.io/v1", "SecretStore"): "external-secrets",
     ("external-secrets.io/v1", "ExternalSecret"): "external-secrets",
+    ("karpenter.sh/v1", "NodePool"): "karpenter",
+    ("karpenter.k8s.aws/v1", "EC2NodeClass"): "karpenter",
 }
 
 

@@ -81,27 +81,74 @@ def test_launch_templates_require_imdsv2_and_every_node_group_uses_one(stack: An
         assert group.inputs["launchTemplate"]["id"] in template_ids, group.urn
 
 
-def test_gpu_node_groups_are_tainted_bounded_and_allow_listed(stack: Any) -> None:
-    gpu_groups = [
-        g
-        for g in stack.of_type("aws:eks/nodeGroup:NodeGroup")
-        if g.inputs["amiType"] in rules.GPU_AMI_TYPES
-    ]
-    assert len(gpu_groups) == len(stack.config.gpu_node_pools)
-    total_max = 0
-    for group in gpu_groups:
-        taints = group.inputs["taints"]
-        assert {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"} in taints
-        assert group.inputs["labels"]["goldenpath.dev/accelerator"] == "nvidia", group.urn
-        for instance_type in group.inputs["instanceTypes"]:
-            assert rules.instance_family(instance_type) in rules.GPU_INSTANCE_FAMILIES
-        scaling = group.inputs["scalingConfig"]
-        assert 0 <= scaling["minSize"] <= scaling["desiredSize"] <= scaling["maxSize"], group.urn
-        total_max += scaling["maxSize"]
-    assert total_max <= rules.GPU_NODE_CAP[stack.environment]
-    (system,) = [g for g in stack.of_type("aws:eks/nodeGroup:NodeGroup") if g not in gpu_groups]
+def node_pools(stack: Any) -> dict[str, dict[str, Any]]:
+    return {
+        r.inputs["metadata"]["name"]: r.inputs["spec"]
+        for r in stack.of_type("kubernetes:karpenter.sh/v1:NodePool")
+    }
+
+
+def test_gpu_capacity_is_karpenter_node_pools_tainted_bounded_and_allow_listed(
+    stack: Any,
+) -> None:
+    """Karpenter is the autoscaler: one GPU NodePool per configured pool, a GPU limit each,
+    spot pools with on-demand fallback, consolidation on (finding 11)."""
+    pools = node_pools(stack)
+    assert set(pools) == {"cpu", *(p.name for p in stack.config.gpu_node_pools)}
+    total = 0
+    for spec in stack.config.gpu_node_pools:
+        pool = pools[spec.name]
+        template = pool["template"]["spec"]
+        assert template["taints"] == [
+            {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}
+        ]
+        requirements = {r["key"]: r["values"] for r in template["requirements"]}
+        types = requirements["node.kubernetes.io/instance-type"]
+        assert all(rules.instance_family(t) in rules.GPU_INSTANCE_FAMILIES for t in types)
+        expected = ["spot", "on-demand"] if spec.capacity_type == "SPOT" else ["on-demand"]
+        assert requirements["karpenter.sh/capacity-type"] == expected, spec.name
+        assert int(pool["limits"]["nvidia.com/gpu"]) >= spec.max_size, spec.name
+        assert pool["disruption"]["consolidationPolicy"] == "WhenEmptyOrUnderutilized"
+        total += spec.max_size
+    assert total <= rules.GPU_NODE_CAP[stack.environment]
+    assert "limits" in pools["cpu"] and "taints" not in pools["cpu"]["template"]["spec"]
+    classes = {
+        r.inputs["metadata"]["name"]: r.inputs["spec"]
+        for r in stack.of_type("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass")
+    }
+    assert set(classes) == set(pools)
+    for node_class in classes.values():
+        assert node_class["metadataOptions"]["httpTokens"] == "required"
+        (disk,) = node_class["blockDeviceMappings"]
+        assert disk["ebs"]["encrypted"] is True
+        assert disk["ebs"]["kmsKeyID"] == stack.outputs["kms_key_arn"]
+        assert node_class["subnetSelectorTerms"] == [
+            {"id": s} for s in stack.outputs["private_subnet_ids"]
+        ]
+    (system,) = stack.of_type("aws:eks/nodeGroup:NodeGroup")
     assert system.inputs["amiType"] == "AL2023_x86_64_STANDARD"
     assert not system.inputs.get("taints")
+
+
+def test_karpenter_controller_is_scoped_and_hears_interruptions(stack: Any) -> None:
+    (release,) = [
+        r for r in stack.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["name"] == "karpenter"
+    ]
+    settings = release.inputs["values"]["settings"]
+    assert settings["clusterName"] == stack.outputs["cluster_name"]
+    (queue,) = stack.of_type("aws:sqs/queue:Queue")
+    assert settings["interruptionQueue"] == queue.inputs["name"]
+    rules_ = stack.of_type("aws:cloudwatch/eventRule:EventRule")
+    kinds = {json.loads(r.inputs["eventPattern"])["detail-type"][0] for r in rules_}
+    assert "EC2 Spot Instance Interruption Warning" in kinds
+    policy = next(
+        json.loads(p.inputs["policy"])
+        for p in stack.of_type("aws:iam/rolePolicy:RolePolicy")
+        if p.name.endswith("karpenter-controller")
+    )
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    assert "Condition" in statements["ManageOwned"]
+    assert statements["PassNodeRole"]["Resource"].endswith("eks-node-role")
 
 
 def test_cluster_endpoint_logging_version_and_oidc(stack: Any) -> None:
@@ -223,13 +270,14 @@ def test_helm_releases_are_pinned(stack: Any) -> None:
         "kuberay-operator",
         "kube-prometheus-stack",
         "metrics-server",
-        "cluster-autoscaler",
         "external-secrets",
         "aws-load-balancer-controller",
+        "karpenter",
     }
     for release in releases.values():
         assert re.fullmatch(r"\d+\.\d+\.\d+", release.inputs["version"]), release.urn
-        assert release.inputs["repositoryOpts"]["repo"].startswith("https://"), release.urn
+        source = (release.inputs.get("repositoryOpts") or {}).get("repo") or release.inputs["chart"]
+        assert source.startswith(("https://", "oci://")), release.urn
     for name in ("nvidia-device-plugin", "dcgm-exporter"):
         tolerations = releases[name].inputs["values"]["tolerations"]
         assert {
@@ -237,10 +285,6 @@ def test_helm_releases_are_pinned(stack: Any) -> None:
             "operator": "Exists",
             "effect": "NoSchedule",
         } in tolerations
-    autoscaler = releases["cluster-autoscaler"].inputs["values"]
-    assert autoscaler["autoDiscovery"]["clusterName"] == stack.outputs["cluster_name"]
-    role_arn = autoscaler["rbac"]["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
-    assert role_arn.endswith("cluster-autoscaler")
 
 
 def test_team_namespaces_have_gpu_quota_default_deny_and_scoped_roles(stack: Any) -> None:
