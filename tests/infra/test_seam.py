@@ -321,3 +321,36 @@ def test_checkov_finds_no_failed_kubernetes_checks(runs: dict[str, Any], tmp_pat
         if c["check_id"] not in CHECKOV_SUPPRESSIONS
     ]
     assert failed == [], "\n".join(failed)
+
+
+# What the `edit` ClusterRole lets a subject do in a namespace: read and write most namespaced
+# built-in objects, but not Roles or RoleBindings ("User-facing roles", kubernetes.io/docs/
+# reference/access-authn-authz/rbac/, read 2026-12-02); custom resources only where a Role says so.
+EDIT_ALLOWS_GROUPS = {"", "apps", "batch", "autoscaling", "policy", "networking.k8s.io"}
+EDIT_DENIES = {("rbac.authorization.k8s.io", "Role"), ("rbac.authorization.k8s.io", "RoleBinding")}
+
+
+@pytest.mark.parametrize(("template", "environment"), CASES)
+def test_the_team_deploy_role_may_create_everything_the_deploy_program_does(
+    runs: dict[str, Any], template: str, environment: str
+) -> None:
+    """The team's deploy role gets `edit` plus a monitoring Role in its namespace (access.py):
+    every object the deploy program creates must fall inside them (finding 4)."""
+    stack = built_stack(environment)
+    granted = {
+        (group, resource)
+        for role in stack.of_type("kubernetes:rbac.authorization.k8s.io/v1:Role")
+        if role.inputs["metadata"]["namespace"] == "ml-platform"
+        for rule in role.inputs["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+    for manifest in kubernetes_objects(runs[f"{template}-{environment}"]["resources"]):
+        group = manifest["apiVersion"].rpartition("/")[0]
+        kind = manifest["kind"]
+        resource = kind.lower() + "s"
+        if (group, resource) in granted:
+            continue
+        assert group in EDIT_ALLOWS_GROUPS and (group, kind) not in EDIT_DENIES, (
+            f"{template}: the deploy role may not create {group}/{kind}"
+        )
