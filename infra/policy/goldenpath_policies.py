@@ -500,6 +500,59 @@ def opensearch_private_and_encrypted(args: ResourceValidationArgs, report: Repor
         report("OpenSearch Serverless collections use the environment's KMS key", None)
 
 
+def _karpenter_spec(props: Mapping[str, Any]) -> Mapping[str, Any]:
+    spec = props.get("spec")
+    return spec if isinstance(spec, Mapping) else {}
+
+
+@_policy(
+    "karpenter-gpu-node-pool",
+    "Karpenter NodePools that launch GPUs: allow-listed families, the nvidia.com/gpu taint and a"
+    " GPU limit.",
+    MANDATORY,
+    "kubernetes:karpenter.sh/v1:NodePool",
+)
+def karpenter_gpu_node_pool(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    spec = _karpenter_spec(args.props)
+    template = (spec.get("template") or {}).get("spec") or {}
+    types = [
+        value
+        for requirement in template.get("requirements") or []
+        if requirement.get("key") == "node.kubernetes.io/instance-type"
+        and requirement.get("operator") == "In"
+        for value in requirement.get("values") or []
+    ]
+    limits = spec.get("limits") or {}
+    gpu_types = [t for t in types if _is_gpu(t)]
+    if not gpu_types and "nvidia.com/gpu" not in limits:
+        return
+    outside = [t for t in gpu_types if _family(t) not in GPU_INSTANCE_FAMILIES]
+    if outside or not gpu_types:
+        report(f"GPU NodePools list allow-listed instance types only, got {types}", None)
+    if not any(
+        t.get("key") == "nvidia.com/gpu" and t.get("effect") == "NoSchedule"
+        for t in template.get("taints") or []
+    ):
+        report("GPU NodePools carry the taint nvidia.com/gpu=true:NoSchedule", None)
+    if not str(limits.get("nvidia.com/gpu", "")).isdigit():
+        report("GPU NodePools set a nvidia.com/gpu limit", None)
+
+
+@_policy(
+    "karpenter-node-class-hardened",
+    "Karpenter EC2NodeClasses require IMDSv2 and encrypt every volume.",
+    MANDATORY,
+    "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass",
+)
+def karpenter_node_class_hardened(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    spec = _karpenter_spec(args.props)
+    if (spec.get("metadataOptions") or {}).get("httpTokens") != "required":
+        report("EC2NodeClass metadataOptions.httpTokens must be required (IMDSv2)", None)
+    for mapping in spec.get("blockDeviceMappings") or []:
+        if (mapping.get("ebs") or {}).get("encrypted") is not True:
+            report(f"EC2NodeClass volume {mapping.get('deviceName')} is not encrypted", None)
+
+
 @_policy(
     "s3-public-access-blocked",
     "S3 public access blocks turn on all four settings.",

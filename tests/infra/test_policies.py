@@ -52,6 +52,25 @@ LAUNCH_TEMPLATE = {
     "tags": TAGS,
 }
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+KARPENTER_GPU_POOL: dict[str, Any] = {
+    "template": {
+        "spec": {
+            "requirements": [
+                {
+                    "key": "node.kubernetes.io/instance-type",
+                    "operator": "In",
+                    "values": ["g6e.xlarge"],
+                }
+            ],
+            "taints": [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}],
+        }
+    },
+    "limits": {"nvidia.com/gpu": "4"},
+}
+NODE_CLASS: dict[str, Any] = {
+    "metadataOptions": {"httpTokens": "required"},
+    "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"encrypted": True}}],
+}
 
 
 def changed(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
@@ -199,6 +218,28 @@ CASES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
         "aws:rds/cluster:Cluster",
         AURORA,
         changed(AURORA, enableHttpEndpoint=True),
+    ),
+    "karpenter-gpu-node-pool": (
+        "kubernetes:karpenter.sh/v1:NodePool",
+        {"spec": KARPENTER_GPU_POOL},
+        {
+            "spec": {
+                **KARPENTER_GPU_POOL,
+                "template": {"spec": {**KARPENTER_GPU_POOL["template"]["spec"], "taints": []}},
+                "limits": {},
+            }
+        },
+    ),
+    "karpenter-node-class-hardened": (
+        "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass",
+        {"spec": NODE_CLASS},
+        {
+            "spec": {
+                **NODE_CLASS,
+                "metadataOptions": {"httpTokens": "optional"},
+                "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"encrypted": False}}],
+            }
+        },
     ),
     "s3-public-access-blocked": (
         "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
