@@ -3,7 +3,10 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-TORCH_INDEX ?= https://download.pytorch.org/whl/cpu  # or a mirror of it
+# torch's CPU build comes from PyTorch's own CPU wheel index (or a mirror of it).
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+# checkov pins a boto3 older than the kit's, so it gets an environment of its own (tests/infra).
+CHECKOV := .venv-checkov/bin/checkov
 
 .PHONY: install demo test test-fast lint bench bake clean
 
@@ -18,12 +21,16 @@ $(STAMP): pyproject.toml
 	-command -v npm > /dev/null && npm ci --prefix tools/mermaid-check --no-audit --no-fund --silent
 	@touch $(STAMP)
 
-install: $(STAMP)
+$(CHECKOV):
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install -q 'checkov>=3.2,<4'
+
+install: $(STAMP) $(CHECKOV)
 
 demo: $(STAMP)
 	$(PY) -m goldenpath.demo
 
-test: $(STAMP)
+test: $(STAMP) $(CHECKOV)
 	$(PY) -m ruff check src tests bench infra chassis
 	$(PY) -m ruff format --check chassis
 	$(PY) -m mypy chassis/goldenpath_chassis
@@ -46,4 +53,4 @@ bake: $(STAMP)
 	$(VENV)/bin/goldenpath bake
 
 clean:
-	rm -rf build .venv
+	rm -rf build .venv .venv-checkov

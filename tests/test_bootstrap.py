@@ -1,7 +1,9 @@
 """`goldenpath infra bootstrap|preflight` against moto; Stubber where moto has no API."""
 
 import json
+import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -13,15 +15,21 @@ from moto import mock_aws
 from goldenpath import bootstrap
 from goldenpath.bootstrap import (
     BootstrapError,
+    PoolDemand,
     bootstrap_group,
     check_gpu_quotas,
     check_permissions,
+    describe_aws_error,
     ensure_state_backend,
+    required_vcpus,
     run_preflight,
+    stack_pools,
 )
 
 REGION = "eu-west-1"
 BUCKET = "acme-goldenpath-pulumi-state"
+INFRA = Path(__file__).resolve().parents[1] / "infra"
+DEV_STACK = INFRA / "Pulumi.dev.yaml"
 
 
 @pytest.fixture
@@ -31,6 +39,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": REGION,
+        # Preflight reads instance types only: skip moto's seconds-long default AMI load.
+        "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
@@ -155,7 +165,7 @@ def test_quota_read_errors_are_reported_not_raised() -> None:
         ]
     )
     (check,) = check_gpu_quotas(client, {"L-DB2E81BA": 8})
-    assert not check.ok and "cannot read (AccessDeniedException)" in check.detail
+    assert not check.ok and "AWS refused GetServiceQuota (AccessDeniedException)" in check.detail
 
 
 def test_permissions_simulated_for_the_role_behind_a_session(aws: boto3.Session) -> None:
@@ -190,8 +200,9 @@ def test_preflight_reports_missing_and_healthy_bucket(aws: boto3.Session) -> Non
             sts=sts,
             iam=iam_client(allowed, caller),
             quotas=quota_client(responses),
+            ec2=aws.client("ec2"),
             bucket=BUCKET,
-            required_vcpus={"L-DB2E81BA": 64},
+            pools=[PoolDemand("gpu", ("g6.4xlarge", "g5.4xlarge"), 4, "ON_DEMAND")],
         )
 
     checks = preflight()
@@ -224,13 +235,19 @@ def test_cli_preflight_fails_with_exit_code(
 ) -> None:
     caller = aws.client("sts").get_caller_identity()["Arn"]
     stubs = {
+        # dev: system m6i.large x 3 on demand (6 vCPUs), gpu-small g6/g5.xlarge x 2 spot (8).
         "service-quotas": quota_client(
             [
                 (
                     "get_service_quota",
-                    {"ServiceCode": "ec2", "QuotaCode": "L-DB2E81BA"},
-                    quota("L-DB2E81BA", 32.0),
-                )
+                    {"ServiceCode": "ec2", "QuotaCode": "L-1216C47A"},
+                    quota("L-1216C47A", 32.0),
+                ),
+                (
+                    "get_service_quota",
+                    {"ServiceCode": "ec2", "QuotaCode": "L-3819A6DF"},
+                    quota("L-3819A6DF", 4.0),
+                ),
             ]
         ),
         "iam": iam_client({a: "allowed" for a in bootstrap.REQUIRED_ACTIONS}, caller),
@@ -242,14 +259,171 @@ def test_cli_preflight_fails_with_exit_code(
     monkeypatch.setattr(bootstrap, "client_factory", factory)
     ensure_state_backend(aws, BUCKET, REGION)
     result = CliRunner().invoke(
-        bootstrap_group, ["preflight", "--region", REGION, "--bucket", BUCKET]
+        bootstrap_group,
+        ["preflight", "--region", REGION, "--bucket", BUCKET, "--stack-config", str(DEV_STACK)],
     )
     assert result.exit_code == 1
-    assert "FAIL quota L-DB2E81BA" in result.output
+    assert (
+        "ok   quota L-1216C47A: Running On-Demand Standard instances (vCPUs): 32 available, 6"
+        in result.output
+    )
+    assert (
+        "FAIL quota L-3819A6DF: All G and VT Spot Instance Requests (vCPUs): 4 available, 8"
+        in result.output
+    )
     assert "ok   state bucket" in result.output
-    assert "Error: preflight failed: quota L-DB2E81BA" in result.output
+    assert "Error: preflight failed: quota L-3819A6DF" in result.output
 
 
 def test_group_shape() -> None:
     assert bootstrap_group.name == "infra"
     assert set(bootstrap_group.commands) == {"bootstrap", "preflight"}
+
+
+def test_required_vcpus_come_from_the_stack_config(aws: boto3.Session) -> None:
+    """Per family and purchase option, each pool at max with its largest type; vCPU counts
+    from EC2's DescribeInstanceTypes (finding 13)."""
+    pools = stack_pools(INFRA / "Pulumi.prod.yaml")
+    assert [p.name for p in pools] == ["system", "inference", "batch", "training"]
+    needed = required_vcpus(aws.client("ec2"), pools)
+    assert needed == {
+        "L-1216C47A": 4 * 6,  # system: m6i.xlarge x 6, on demand
+        "L-DB2E81BA": 16 * 12,  # inference: g6e.4xlarge (largest) x 12, on demand
+        "L-3819A6DF": 16 * 12,  # batch: g6.4xlarge / g5.4xlarge x 12, spot
+        "L-417A185B": 96 * 2,  # training: p4d.24xlarge x 2, on demand
+    }
+
+
+def test_unreadable_stack_config_is_one_line(tmp_path: Path) -> None:
+    broken = tmp_path / "Pulumi.x.yaml"
+    broken.write_text("config: {goldenpath:cluster: {}}\n")
+    result = CliRunner().invoke(
+        bootstrap_group,
+        ["preflight", "--region", REGION, "--bucket", BUCKET, "--stack-config", str(broken)],
+    )
+    assert result.exit_code == 1
+    assert "Error: --stack-config" in result.output and "systemNodes" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.fixture
+def no_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """An environment with no credentials anywhere boto looks, and no metadata service."""
+    for key in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.mark.parametrize("command", ["bootstrap", "preflight"])
+def test_no_credentials_is_one_clear_line(no_credentials: None, command: str) -> None:
+    args = [command, "--bucket", BUCKET, "--region", REGION]
+    if command == "preflight":
+        args += ["--stack-config", str(DEV_STACK)]
+    result = CliRunner().invoke(bootstrap_group, args)
+    assert ("Traceback" not in result.output and result.exception is None) or isinstance(
+        result.exception, SystemExit
+    )
+    assert result.exit_code == 1
+    assert "no AWS credentials found" in result.output
+
+
+def test_unknown_profile_is_one_clear_line(no_credentials: None) -> None:
+    args = ["bootstrap", "--bucket", BUCKET, "--region", REGION, "--profile", "nope"]
+    result = CliRunner().invoke(bootstrap_group, args)
+    assert result.exit_code == 1
+    assert "Error: The config profile (nope) could not be found" in result.output
+
+
+def test_throttling_and_server_errors_read_as_one_line() -> None:
+    from botocore.exceptions import ClientError
+
+    throttled = ClientError(
+        {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "GetServiceQuota"
+    )
+    assert describe_aws_error(throttled) == (
+        "AWS throttled GetServiceQuota: wait a minute and run again"
+    )
+    failed = ClientError(
+        {"Error": {"Code": "InternalFailure"}, "ResponseMetadata": {"HTTPStatusCode": 500}},
+        "SimulatePrincipalPolicy",
+    )
+    assert "HTTP 500 InternalFailure" in describe_aws_error(failed)
+    client = quota_client(
+        [
+            (
+                "get_service_quota",
+                {"ServiceCode": "ec2", "QuotaCode": "L-DB2E81BA"},
+                "ThrottlingException",
+            )
+        ]
+    )
+    (check,) = check_gpu_quotas(client, {"L-DB2E81BA": 8})
+    assert not check.ok and "throttled" in check.detail
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[str]:
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    # The server logs its own tracebacks for actions it lacks; the CLI's output is what counts.
+    logging.getLogger("werkzeug").disabled = True
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+def test_preflight_against_a_moto_server_prints_every_check(
+    moto_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto answers 500 where it has no implementation (IAM simulation, default quotas):
+    each becomes a failed check, the others still run, and no traceback is printed."""
+    from botocore.config import Config
+
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
+    }.items():
+        monkeypatch.setenv(key, value)
+    once = Config(retries={"max_attempts": 1, "mode": "standard"})
+
+    def factory(session: boto3.Session, service: str, region: str) -> Any:
+        return session.client(service, region_name=region, endpoint_url=moto_server, config=once)
+
+    monkeypatch.setattr(bootstrap, "client_factory", factory)
+    result = CliRunner().invoke(
+        bootstrap_group,
+        ["preflight", "--region", REGION, "--bucket", BUCKET, "--stack-config", str(DEV_STACK)],
+    )
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = result.output.splitlines()
+    assert [line.split(":")[0] for line in lines[:-1]] == [
+        "FAIL quota L-1216C47A",
+        "FAIL quota L-3819A6DF",
+        "FAIL state bucket",
+        "FAIL iam permissions",
+    ], result.output
+    assert "cannot simulate" in lines[3]
+    assert lines[-1].startswith("Error: preflight failed:")

@@ -9,14 +9,17 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from goldenpath_infra import rules
+from goldenpath_infra.access import ClusterAccess, ClusterAccessArgs
 from goldenpath_infra.config import NodePoolSpec
 from goldenpath_infra.guardrails import (
     GuardrailError,
     check_cluster_endpoint,
     check_environment,
     check_kms_key,
+    check_kubernetes_version,
     check_retention,
 )
+from goldenpath_infra.managed_addons import ManagedAddons, ManagedAddonsArgs
 from goldenpath_infra.node_pool import NodePool, NodePoolArgs
 
 NODE_POLICIES = (
@@ -39,6 +42,12 @@ class GpuClusterArgs:
     system_nodes: NodePoolSpec
     log_retention_days: int
     tags: Mapping[str, str]
+    support_type: str = "STANDARD"
+    account_id: str = "123456789012"
+    vpc_id: pulumi.Input[str] = ""
+    platform_admin_role: str = "goldenpath-platform-admin"
+    ci_deploy_role: str = "goldenpath-ci-deploy"
+    teams: Sequence[str] = ()
 
 
 def _assume_role(service: str) -> str:
@@ -107,6 +116,8 @@ class GpuCluster(pulumi.ComponentResource):
     system_pool: NodePool
     kubeconfig: pulumi.Output[str]
     provider: k8s.Provider
+    managed_addons: ManagedAddons
+    access: ClusterAccess
     node_security_group_id: pulumi.Output[str]
     oidc_issuer: pulumi.Output[str]
 
@@ -126,8 +137,9 @@ class GpuCluster(pulumi.ComponentResource):
         check_retention(args.log_retention_days, "log_retention_days", rules.MIN_LOG_RETENTION_DAYS)
         if not args.kubernetes_version.count(".") == 1:
             raise GuardrailError(
-                "kubernetes_version", args.kubernetes_version, "pin a minor version such as 1.32"
+                "kubernetes_version", args.kubernetes_version, "pin a minor version such as 1.35"
             )
+        check_kubernetes_version(args.kubernetes_version, args.support_type)
         child = pulumi.ResourceOptions(parent=self)
 
         cluster_role = aws.iam.Role(
@@ -170,9 +182,11 @@ class GpuCluster(pulumi.ComponentResource):
             enabled_cluster_log_types=list(rules.CONTROL_PLANE_LOG_TYPES),
             access_config=aws.eks.ClusterAccessConfigArgs(
                 authentication_mode="API",
-                bootstrap_cluster_creator_admin_permissions=True,
+                # Admins come from explicit access entries (access.py); the creator, the CI
+                # runner's role, is one of them, and a bootstrap entry would collide with it.
+                bootstrap_cluster_creator_admin_permissions=False,
             ),
-            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
+            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=args.support_type),
             deletion_protection=args.environment == "prod",
             opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster_policy, log_group]),
         )
@@ -198,7 +212,20 @@ class GpuCluster(pulumi.ComponentResource):
             )
             for arn in NODE_POLICIES
         ]
-        self._node_dependencies = node_policies
+        self.managed_addons = ManagedAddons(
+            f"{name}-addons",
+            ManagedAddonsArgs(
+                cluster_name=self.cluster.name,
+                oidc_provider_arn=self.oidc_provider.arn,
+                oidc_issuer_url=self.oidc_issuer,
+                kms_key_arn=args.kms_key_arn,
+            ),
+            opts=child,
+        )
+        self._node_dependencies: list[pulumi.Resource] = [
+            *node_policies,
+            *self.managed_addons.before_nodes(),
+        ]
         # Managed node groups carry the cluster security group; it is the nodes' identity for
         # security-group rules such as the database's ingress.
         self.node_security_group_id = self.cluster.vpc_config.apply(
@@ -210,6 +237,22 @@ class GpuCluster(pulumi.ComponentResource):
         self._kms_key_arn = args.kms_key_arn
         self._tags = dict(args.tags)
         self.system_pool = self.add_node_pool(args.system_nodes, gpu=False)
+        cluster_ready = self.managed_addons.after_nodes([self.system_pool])
+        self.access = ClusterAccess(
+            f"{name}-access",
+            ClusterAccessArgs(
+                environment=args.environment,
+                cluster_name=self.cluster.name,
+                cluster_arn=self.cluster.arn,
+                account_id=args.account_id,
+                platform_admin_role=args.platform_admin_role,
+                ci_deploy_role=args.ci_deploy_role,
+                teams=list(args.teams),
+                vpc_id=args.vpc_id,
+                cluster_security_group_id=self.node_security_group_id,
+            ),
+            opts=child,
+        )
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(
                 self.cluster.name,
@@ -221,7 +264,9 @@ class GpuCluster(pulumi.ComponentResource):
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,
             enable_server_side_apply=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.system_pool]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self.system_pool, *cluster_ready, *self.access.entries]
+            ),
         )
         self.register_outputs(
             {

@@ -8,7 +8,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from goldenpath_infra.guardrails import GuardrailError, check_environment, check_required_tags
+from goldenpath_infra import versions
+from goldenpath_infra.guardrails import (
+    GuardrailError,
+    check_environment,
+    check_required_tags,
+    check_team_name,
+)
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,10 @@ class VectorStoreSpec:
     instances: int
     backup_retention_days: int
     deletion_protection: bool
-    engine_version: str = "16.6"
+    engine_version: str = versions.AURORA_POSTGRES_VERSION
+    auto_minor_version_upgrade: bool = False
+    # The RDS Data API is an HTTPS path into the database from outside the VPC: off unless asked.
+    data_api: bool = False
     opensearch_collection: bool = False
 
 
@@ -62,6 +71,9 @@ class StackConfig:
     nat_gateway_per_az: bool
     flow_log_retention_days: int
     kubernetes_version: str
+    support_type: str
+    platform_admin_role: str
+    ci_deploy_role: str
     endpoint_public_access: bool
     public_access_cidrs: tuple[str, ...]
     system_nodes: NodePoolSpec
@@ -96,6 +108,22 @@ def _node_pool(raw: Mapping[str, Any], where: str) -> NodePoolSpec:
     )
 
 
+def _teams(raw: Any) -> tuple[TeamSpec, ...]:
+    teams = []
+    for index, team in enumerate(raw):
+        name = str(_require(team, "name", f"teams[{index}]"))
+        check_team_name(name, f"teams[{index}].name")
+        services = tuple(str(s) for s in team.get("services") or ())
+        for position, service in enumerate(services):
+            check_team_name(service, f"teams[{index}].services[{position}]")
+        teams.append(TeamSpec(name, int(team.get("gpuQuota", 0)), services))
+    names = [team.name for team in teams]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise GuardrailError("teams", duplicates, "each team is listed once")
+    return tuple(teams)
+
+
 def parse_stack_config(environment: str, region: str, values: Mapping[str, Any]) -> StackConfig:
     """Build a `StackConfig` from the `goldenpath:` keys of a stack file."""
     check_environment(environment)
@@ -118,6 +146,13 @@ def parse_stack_config(environment: str, region: str, values: Mapping[str, Any])
         nat_gateway_per_az=str(network.get("natGateways", "single")) == "per-az",
         flow_log_retention_days=int(network.get("flowLogRetentionDays", 90)),
         kubernetes_version=str(_require(cluster, "kubernetesVersion", "cluster")),
+        support_type=str(cluster.get("supportType", "STANDARD")),
+        platform_admin_role=str(
+            (cluster.get("access") or {}).get("platformAdminRole", "goldenpath-platform-admin")
+        ),
+        ci_deploy_role=str(
+            (cluster.get("access") or {}).get("ciDeployRole", "goldenpath-ci-deploy")
+        ),
         endpoint_public_access=bool(cluster.get("endpointPublicAccess", False)),
         public_access_cidrs=tuple(str(c) for c in cluster.get("publicAccessCidrs") or ()),
         system_nodes=_node_pool(
@@ -127,21 +162,16 @@ def parse_stack_config(environment: str, region: str, values: Mapping[str, Any])
             _node_pool(pool, f"gpuNodePools[{i}]")
             for i, pool in enumerate(cluster.get("gpuNodePools") or ())
         ),
-        teams=tuple(
-            TeamSpec(
-                name=str(_require(team, "name", "teams")),
-                gpu_quota=int(team.get("gpuQuota", 0)),
-                services=tuple(str(s) for s in team.get("services") or ()),
-            )
-            for team in values.get("teams") or ()
-        ),
+        teams=_teams(values.get("teams") or ()),
         vector_store=VectorStoreSpec(
             min_capacity=float(_require(store, "minCapacity", "vectorStore")),
             max_capacity=float(_require(store, "maxCapacity", "vectorStore")),
             instances=int(store.get("instances", 1)),
             backup_retention_days=int(store.get("backupRetentionDays", 7)),
             deletion_protection=bool(store.get("deletionProtection", environment == "prod")),
-            engine_version=str(store.get("engineVersion", "16.6")),
+            engine_version=str(store.get("engineVersion", versions.AURORA_POSTGRES_VERSION)),
+            auto_minor_version_upgrade=bool(store.get("autoMinorVersionUpgrade", False)),
+            data_api=bool(store.get("dataApi", False)),
             opensearch_collection=bool(store.get("opensearchCollection", False)),
         ),
         budget=BudgetSpec(

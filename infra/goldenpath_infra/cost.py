@@ -1,5 +1,12 @@
-"""A monthly AWS Budget for the environment, filtered on its `environment` cost tag."""
+"""A monthly AWS Budget and Cost Anomaly Detection for the environment, on its `environment` tag.
 
+A budget catches the month going over; anomaly detection catches a GPU pool left at max on a
+Tuesday. Cost Explorer anomaly monitors: docs.aws.amazon.com/cost-management/latest/userguide/
+manage-ad.html (read 2026-12-02); a CUSTOM monitor on a cost allocation tag scopes it to this
+environment.
+"""
+
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,6 +28,7 @@ class CostGuardrails(pulumi.ComponentResource):
     """Alerts on actual spend at each threshold and on forecast spend at the limit."""
 
     budget: aws.budgets.Budget
+    anomaly_monitor: aws.costexplorer.AnomalyMonitor
 
     def __init__(
         self, name: str, args: CostGuardrailsArgs, opts: pulumi.ResourceOptions | None = None
@@ -70,4 +78,41 @@ class CostGuardrails(pulumi.ComponentResource):
             notifications=notifications,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.register_outputs({"budget_name": self.budget.name})
+        self.anomaly_monitor = aws.costexplorer.AnomalyMonitor(
+            f"{name}-anomalies",
+            name=f"goldenpath-{args.environment}",
+            monitor_type="CUSTOM",
+            monitor_specification=json.dumps(
+                {
+                    "Tags": {
+                        "Key": "environment",
+                        "Values": [args.environment],
+                        "MatchOptions": ["EQUALS"],
+                    }
+                }
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # Alert on an anomaly worth a day of the budget or more.
+        daily = max(1, round(args.monthly_limit_usd / 30))
+        aws.costexplorer.AnomalySubscription(
+            f"{name}-anomalies",
+            name=f"goldenpath-{args.environment}-anomalies",
+            frequency="DAILY",
+            monitor_arn_lists=[self.anomaly_monitor.arn],
+            subscribers=[
+                aws.costexplorer.AnomalySubscriptionSubscriberArgs(type="EMAIL", address=email)
+                for email in emails
+            ],
+            threshold_expression=aws.costexplorer.AnomalySubscriptionThresholdExpressionArgs(
+                dimension=aws.costexplorer.AnomalySubscriptionThresholdExpressionDimensionArgs(
+                    key="ANOMALY_TOTAL_IMPACT_ABSOLUTE",
+                    match_options=["GREATER_THAN_OR_EQUAL"],
+                    values=[str(daily)],
+                )
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs(
+            {"budget_name": self.budget.name, "anomaly_monitor": self.anomaly_monitor.arn}
+        )

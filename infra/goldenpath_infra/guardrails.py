@@ -4,12 +4,13 @@ Each check raises `GuardrailError` naming the argument, the value and the rule, 
 `pulumi preview` points at the line of config to change rather than at an AWS error minutes later.
 """
 
+import datetime
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from goldenpath_infra import rules
+from goldenpath_infra import rules, versions
 
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 
@@ -106,11 +107,35 @@ def check_cluster_endpoint(
             "a public EKS endpoint needs a CIDR allow-list",
         )
     for cidr in cidrs:
-        network = ipaddress.ip_network(cidr, strict=False)
-        if network.prefixlen < 8:
+        network = parse_network(cidr, "public_access_cidrs")
+        widest = rules.MIN_ALLOW_LIST_PREFIX[network.version]
+        if network.prefixlen < widest:
             raise GuardrailError(
-                "public_access_cidrs", cidr, "allow-list entries must be /8 or narrower"
+                "public_access_cidrs",
+                cidr,
+                f"allow-list entries must be /{widest} or narrower for IPv{network.version}",
             )
+
+
+def parse_network(cidr: str, argument: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """A CIDR as a network; a malformed one is refused naming the argument."""
+    try:
+        return ipaddress.ip_network(str(cidr), strict=False)
+    except ValueError:
+        raise GuardrailError(argument, cidr, "must be a CIDR such as 10.0.0.0/16") from None
+
+
+def reaches_internet(cidr: str, argument: str = "cidr") -> bool:
+    """True unless the whole network lies inside private address space (rules.PRIVATE_NETWORKS).
+
+    Compared as networks, not strings: 0.0.0.0/1, 0.0.0.0/0 and 8.8.0.0/16 all reach the internet.
+    """
+    network = parse_network(cidr, argument)
+    for private in rules.PRIVATE_NETWORKS:
+        block = ipaddress.ip_network(private)
+        if block.version == network.version and network.subnet_of(block):  # type: ignore[arg-type]
+            return False
+    return True
 
 
 def check_not_public(publicly_accessible: bool, argument: str = "publicly_accessible") -> None:
@@ -138,8 +163,8 @@ def check_deletion_protection(environment: str, deletion_protection: bool) -> No
 def check_ingress(
     cidr: str | None, protocol: str, from_port: int, to_port: int, load_balancer: bool
 ) -> None:
-    """Internet ingress is allowed only to a load balancer, only on 443."""
-    if cidr not in rules.OPEN_CIDRS:
+    """Internet ingress (any prefix outside private space) only to a load balancer, on 443."""
+    if cidr is None or not reaches_internet(cidr, "ingress.cidr"):
         return
     port = rules.LOAD_BALANCER_OPEN_PORT
     if not (load_balancer and protocol == "tcp" and from_port == port and to_port == port):
@@ -161,3 +186,76 @@ def check_pinned_chart_version(chart: str, version: str) -> None:
 def check_retention(days: int, argument: str, minimum: int) -> None:
     if days < minimum:
         raise GuardrailError(argument, days, f"must be at least {minimum} days")
+
+
+def check_team_name(team: str, argument: str = "team") -> None:
+    """Team names are namespaces and parts of IAM and S3 names: a short RFC 1123 DNS label."""
+    if len(team) > rules.TEAM_NAME_MAX_LENGTH or not re.match(rules.TEAM_NAME_PATTERN, team):
+        raise GuardrailError(
+            argument,
+            team,
+            f"must be a DNS label: lowercase letters, digits and inner hyphens, 1 to"
+            f" {rules.TEAM_NAME_MAX_LENGTH} characters",
+        )
+
+
+def check_kubernetes_version(
+    version: str, support_type: str, today: datetime.date | None = None
+) -> None:
+    """Refuse a version EKS does not list, or one past standard support unless EXTENDED is chosen.
+
+    With `support_type=STANDARD` EKS upgrades a cluster past its standard-support end under the
+    stack; with EXTENDED it stays, at the extended-support price per cluster hour.
+    """
+    if support_type not in ("STANDARD", "EXTENDED"):
+        raise GuardrailError("cluster.supportType", support_type, "STANDARD or EXTENDED")
+    support = versions.EKS_SUPPORT.get(version)
+    if support is None:
+        raise GuardrailError(
+            "cluster.kubernetesVersion",
+            version,
+            f"not in the EKS support calendar (known: {', '.join(sorted(versions.EKS_SUPPORT))})",
+        )
+    today = today or datetime.date.today()
+    if today >= support.extended_end:
+        raise GuardrailError(
+            "cluster.kubernetesVersion", version, f"extended support ended {support.extended_end}"
+        )
+    if today >= support.standard_end and support_type != "EXTENDED":
+        raise GuardrailError(
+            "cluster.kubernetesVersion",
+            version,
+            f"standard support ended {support.standard_end}: upgrade, or set"
+            " cluster.supportType: EXTENDED (billed per cluster hour)",
+        )
+
+
+def check_db_instances(environment: str, instances: int) -> None:
+    if instances < 1:
+        raise GuardrailError("instances", instances, "at least one instance")
+    if environment == "prod" and instances < rules.PROD_MIN_DB_INSTANCES:
+        raise GuardrailError(
+            "instances",
+            instances,
+            f"prod runs at least {rules.PROD_MIN_DB_INSTANCES} instances (a reader to fail over)",
+        )
+
+
+def check_engine_version(engine_version: str, auto_minor_version_upgrade: bool) -> None:
+    """Pinned x.y with auto minor upgrades off, or the major alone with them on.
+
+    A pinned minor with upgrades on drifts: AWS moves the cluster to 17.10 and the next `pulumi up`
+    tries to go back to 17.9, which RDS refuses.
+    """
+    if auto_minor_version_upgrade and not re.fullmatch(r"\d+", engine_version):
+        raise GuardrailError(
+            "engine_version",
+            engine_version,
+            "with auto minor version upgrades on, give the major version only (e.g. 17)",
+        )
+    if not auto_minor_version_upgrade and not re.fullmatch(r"\d+\.\d+", engine_version):
+        raise GuardrailError(
+            "engine_version",
+            engine_version,
+            "pin major.minor (e.g. 17.9) when auto minor version upgrades are off",
+        )

@@ -22,11 +22,45 @@ class EnvironmentKeysArgs:
 
 
 def key_policy(account_id: str, region: str) -> str:
-    """Account administrators manage the key; CloudWatch Logs may use it for this account's logs."""
+    """Account administrators manage the key; CloudWatch Logs may use it for this account's logs;
+    EC2 Auto Scaling may use it for the node groups' encrypted volumes.
+
+    Managed node groups launch through the AWSServiceRoleForAutoScaling service-linked role; with
+    a customer key that role is not granted, instances fail with "Client.InternalError: Client error
+    on launch" ("encrypted with an inaccessible AWS KMS key"). The two statements are the ones the
+    EC2 Auto Scaling guide gives ("Required AWS KMS key policy for use with encrypted volumes",
+    docs.aws.amazon.com/autoscaling/ec2/userguide/key-policy-requirements-EBS-encryption.html,
+    read 2026-12-02).
+    """
+    autoscaling = (
+        f"arn:aws:iam::{account_id}:role/aws-service-role/autoscaling.amazonaws.com/"
+        "AWSServiceRoleForAutoScaling"
+    )
     return json.dumps(
         {
             "Version": "2012-10-17",
             "Statement": [
+                {
+                    "Sid": "AutoScalingUsesKeyForVolumes",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": autoscaling},
+                    "Action": [
+                        "kms:Encrypt",
+                        "kms:Decrypt",
+                        "kms:ReEncrypt*",
+                        "kms:GenerateDataKey*",
+                        "kms:DescribeKey",
+                    ],
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "AutoScalingGrantsForVolumes",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": autoscaling},
+                    "Action": "kms:CreateGrant",
+                    "Resource": "*",
+                    "Condition": {"Bool": {"kms:GrantIsForAWSResource": True}},
+                },
                 {
                     "Sid": "AccountAdministers",
                     "Effect": "Allow",

@@ -106,6 +106,9 @@ class NodePool(pulumi.ComponentResource):
         taints = []
         if args.gpu:
             labels["goldenpath.dev/accelerator"] = "nvidia"
+            # No Node Feature Discovery on these nodes: this label is what lets the
+            # nvidia-device-plugin DaemonSet's default affinity select them (rules.py).
+            labels[rules.GPU_PRESENT_LABEL] = "true"
             taints.append(
                 aws.eks.NodeGroupTaintArgs(
                     key=rules.GPU_TAINT_KEY,

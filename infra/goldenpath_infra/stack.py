@@ -9,7 +9,9 @@ from goldenpath_infra.addons import CHARTS, ClusterAddons, ClusterAddonsArgs
 from goldenpath_infra.cluster import GpuCluster, GpuClusterArgs
 from goldenpath_infra.config import StackConfig
 from goldenpath_infra.cost import CostGuardrails, CostGuardrailsArgs
+from goldenpath_infra.db_bootstrap import DatabaseBootstrap, DatabaseBootstrapArgs
 from goldenpath_infra.guardrails import check_gpu_node_cap
+from goldenpath_infra.karpenter import Karpenter, KarpenterArgs
 from goldenpath_infra.keys import EnvironmentKeys, EnvironmentKeysArgs
 from goldenpath_infra.network import Network, NetworkArgs
 from goldenpath_infra.security_group import (
@@ -18,6 +20,7 @@ from goldenpath_infra.security_group import (
     IngressRule,
 )
 from goldenpath_infra.tagging import register_required_tags
+from goldenpath_infra.team_data import TeamData, TeamDataArgs
 from goldenpath_infra.team_namespace import SERVICE_ACCOUNT, TeamNamespace, TeamNamespaceArgs
 from goldenpath_infra.vector_collection import VectorCollection, VectorCollectionArgs
 from goldenpath_infra.vector_store import VectorStore, VectorStoreArgs
@@ -45,6 +48,8 @@ OUTPUT_NAMES = (
     "isolated_subnet_ids",
     "team_namespaces",
     "chart_versions",
+    "runner_security_group_id",
+    "kubernetes_version",
 )
 
 
@@ -87,6 +92,12 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             environment=cfg.environment,
             cluster_name=cluster_name,
             kubernetes_version=cfg.kubernetes_version,
+            support_type=cfg.support_type,
+            account_id=account_id,
+            vpc_id=network.vpc.id,
+            platform_admin_role=cfg.platform_admin_role,
+            ci_deploy_role=cfg.ci_deploy_role,
+            teams=[t.name for t in cfg.teams],
             subnet_ids=network.private_subnet_ids,
             kms_key_arn=keys.key.arn,
             endpoint_public_access=cfg.endpoint_public_access,
@@ -97,9 +108,28 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
         ),
         region=cfg.region,
     )
-    for pool in cfg.gpu_node_pools:
-        cluster.add_node_pool(pool, gpu=True)
-    ClusterAddons(
+    # GPU capacity comes from Karpenter NodePools (karpenter.py), one per configured GPU pool.
+    Karpenter(
+        f"{prefix}-karpenter",
+        KarpenterArgs(
+            environment=cfg.environment,
+            region=cfg.region,
+            cluster_name=cluster.cluster.name,
+            cluster_arn=cluster.cluster.arn,
+            cluster_endpoint=cluster.cluster.endpoint,
+            provider=cluster.provider,
+            oidc_provider_arn=cluster.oidc_provider.arn,
+            oidc_issuer_url=cluster.oidc_issuer,
+            node_role_name=cluster.node_role.name,
+            node_role_arn=cluster.node_role.arn,
+            subnet_ids=network.private_subnet_ids,
+            security_group_id=cluster.node_security_group_id,
+            kms_key_arn=keys.key.arn,
+            gpu_pools=cfg.gpu_node_pools,
+            tags={**cfg.tags, f"kubernetes.io/cluster/{cluster_name}": "owned"},
+        ),
+    )
+    addons = ClusterAddons(
         f"{prefix}-addons",
         ClusterAddonsArgs(
             cluster_name=cluster.cluster.name,
@@ -107,6 +137,8 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             provider=cluster.provider,
             oidc_provider_arn=cluster.oidc_provider.arn,
             oidc_issuer_url=cluster.oidc_issuer,
+            kms_key_arn=keys.key.arn,
+            vpc_id=network.vpc.id,
         ),
     )
     store = VectorStore(
@@ -123,11 +155,38 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             backup_retention_days=cfg.vector_store.backup_retention_days,
             deletion_protection=cfg.vector_store.deletion_protection,
             engine_version=cfg.vector_store.engine_version,
+            auto_minor_version_upgrade=cfg.vector_store.auto_minor_version_upgrade,
+            data_api=cfg.vector_store.data_api,
+        ),
+    )
+    DatabaseBootstrap(
+        f"{prefix}-db-bootstrap",
+        DatabaseBootstrapArgs(
+            teams=[t.name for t in cfg.teams],
+            region=cfg.region,
+            provider=cluster.provider,
+            oidc_provider_arn=cluster.oidc_provider.arn,
+            oidc_issuer_url=cluster.oidc_issuer,
+            kms_key_arn=keys.key.arn,
+            master_secret_arn=store.secret_arn,
+            endpoint=store.cluster.endpoint,
+            port=store.cluster.port,
+            database=store.cluster.database_name,
+            external_secrets=addons.releases["external-secrets"],
         ),
     )
     teams: dict[str, Any] = {}
     team_roles = []
     for team in cfg.teams:
+        data = TeamData(
+            f"{prefix}-team-{team.name}",
+            TeamDataArgs(
+                environment=cfg.environment,
+                team=team.name,
+                services=team.services,
+                kms_key_arn=keys.key.arn,
+            ),
+        )
         namespace = TeamNamespace(
             f"{prefix}-team-{team.name}",
             TeamNamespaceArgs(
@@ -141,13 +200,18 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
                 db_cluster_resource_id=store.cluster.cluster_resource_id,
                 region=cfg.region,
                 account_id=account_id,
+                data_bucket_arn=data.bucket.arn,
             ),
         )
+        cluster.access.bind_team(team.name, namespace.namespace.metadata.name, cluster.provider)
         team_roles.append(namespace.role.arn)
         teams[team.name] = {
             "namespace": namespace.namespace.metadata.name,
             "service_account": SERVICE_ACCOUNT,
             "role_arn": namespace.role.arn,
+            "deploy_role_arn": cluster.access.team_deploy_roles[team.name].arn,
+            "data_bucket": data.bucket.bucket,
+            "image_repositories": {s: r.repository_url for s, r in data.repositories.items()},
             "secret_arns": {s: keys.secret_arns[f"{team.name}/{s}"] for s in team.services},
         }
 
@@ -213,6 +277,8 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
         "isolated_subnet_ids": network.isolated_subnet_ids,
         "team_namespaces": teams,
         "chart_versions": {key: chart.version for key, chart in CHARTS.items()},
+        "runner_security_group_id": cluster.access.runner_security_group.id,
+        "kubernetes_version": cfg.kubernetes_version,
     }
     return outputs
 

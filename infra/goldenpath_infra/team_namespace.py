@@ -9,7 +9,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from goldenpath_infra import rules
-from goldenpath_infra.guardrails import GuardrailError
+from goldenpath_infra.guardrails import GuardrailError, check_team_name
 from goldenpath_infra.irsa import service_account_role
 
 SERVICE_ACCOUNT = "workload"
@@ -28,6 +28,8 @@ class TeamNamespaceArgs:
     db_cluster_resource_id: pulumi.Input[str]
     region: str
     account_id: str
+    # The team's S3 data bucket (team_data.TeamData); its objects are the team's alone.
+    data_bucket_arn: pulumi.Input[str] = ""
 
 
 def workload_policy(
@@ -37,16 +39,54 @@ def workload_policy(
     region: str,
     account: str,
     namespace: str,
+    bucket_arn: str = "",
 ) -> str:
-    """Read this team's secrets and connect to the vector store as the namespace's database user."""
+    """Read this team's secrets, connect to the vector store as the namespace's database user
+    (IAM authentication), use the team's bucket, and invoke Bedrock models in this region."""
     statements: list[dict[str, object]] = [
         {
             "Sid": "ConnectAsNamespaceUser",
             "Effect": "Allow",
             "Action": "rds-db:connect",
             "Resource": f"arn:aws:rds-db:{region}:{account}:dbuser:{db_resource_id}/{namespace}",
-        }
+        },
+        {
+            "Sid": "InvokeBedrockModels",
+            "Effect": "Allow",
+            "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+            "Resource": [
+                f"arn:aws:bedrock:{region}::foundation-model/*",
+                f"arn:aws:bedrock:{region}:{account}:inference-profile/*",
+            ],
+        },
     ]
+    if bucket_arn:
+        statements += [
+            {
+                "Sid": "ListTeamBucket",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+                "Resource": bucket_arn,
+            },
+            {
+                "Sid": "UseTeamBucketObjects",
+                "Effect": "Allow",
+                "Action": [
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:DeleteObject",
+                    "s3:AbortMultipartUpload",
+                ],
+                "Resource": f"{bucket_arn}/*",
+            },
+            {
+                "Sid": "UseKeyThroughS3",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                "Resource": kms_key_arn,
+                "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+            },
+        ]
     if secret_arns:
         statements += [
             {
@@ -78,8 +118,7 @@ class TeamNamespace(pulumi.ComponentResource):
         self, name: str, args: TeamNamespaceArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("goldenpath:cluster:TeamNamespace", name, None, opts)
-        if not args.team.replace("-", "").isalnum() or args.team != args.team.lower():
-            raise GuardrailError("team", args.team, "must be a lowercase DNS label")
+        check_team_name(args.team)
         if args.gpu_quota < 0:
             raise GuardrailError("gpu_quota", args.gpu_quota, "must not be negative")
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
@@ -89,8 +128,13 @@ class TeamNamespace(pulumi.ComponentResource):
                 name=args.team,
                 labels={
                     "goldenpath.dev/team": args.team,
-                    "pod-security.kubernetes.io/enforce": "baseline",
+                    # Pod Security Standards, restricted: non-root, no privilege escalation,
+                    # capabilities dropped, a seccomp profile (kubernetes.io/docs/concepts/
+                    # security/pod-security-standards/, read 2026-12-02).
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/enforce-version": "latest",
                     "pod-security.kubernetes.io/warn": "restricted",
+                    "pod-security.kubernetes.io/audit": "restricted",
                 },
             ),
             opts=k8s_opts,
@@ -153,10 +197,19 @@ class TeamNamespace(pulumi.ComponentResource):
             f"{name}-workload",
             role=self.role.id,
             policy=pulumi.Output.all(
-                list(args.secret_arns.values()), args.kms_key_arn, args.db_cluster_resource_id
+                list(args.secret_arns.values()),
+                args.kms_key_arn,
+                args.db_cluster_resource_id,
+                args.data_bucket_arn,
             ).apply(
                 lambda parts: workload_policy(
-                    list(parts[0]), parts[1], parts[2], args.region, args.account_id, args.team
+                    list(parts[0]),
+                    parts[1],
+                    parts[2],
+                    args.region,
+                    args.account_id,
+                    args.team,
+                    parts[3],
                 )
             ),
             opts=pulumi.ResourceOptions(parent=self),

@@ -6,11 +6,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from goldenpath_infra import rules
+from goldenpath_infra import rules, versions
 from goldenpath_infra.guardrails import (
     GuardrailError,
+    check_db_instances,
     check_deletion_protection,
     check_encrypted,
+    check_engine_version,
     check_environment,
     check_kms_key,
     check_not_public,
@@ -38,7 +40,9 @@ class VectorStoreArgs:
     instances: int
     backup_retention_days: int
     deletion_protection: bool
-    engine_version: str = "16.6"
+    engine_version: str = versions.AURORA_POSTGRES_VERSION
+    auto_minor_version_upgrade: bool = False
+    data_api: bool = False
     database_name: str = "vectors"
     storage_encrypted: bool = True
     publicly_accessible: bool = False
@@ -68,8 +72,8 @@ class VectorStore(pulumi.ComponentResource):
                 {"min": args.min_capacity, "max": args.max_capacity},
                 "needs 0 <= min <= max <= 256 ACUs",
             )
-        if args.instances < 1:
-            raise GuardrailError("instances", args.instances, "at least one instance")
+        check_db_instances(args.environment, args.instances)
+        check_engine_version(args.engine_version, args.auto_minor_version_upgrade)
         child = pulumi.ResourceOptions(parent=self)
         prod = args.environment == "prod"
 
@@ -141,7 +145,7 @@ class VectorStore(pulumi.ComponentResource):
             skip_final_snapshot=not prod,
             final_snapshot_identifier=f"{identifier}-final" if prod else None,
             enabled_cloudwatch_logs_exports=["postgresql"],
-            enable_http_endpoint=True,
+            enable_http_endpoint=args.data_api,
             opts=child,
         )
         for index in range(args.instances):
@@ -156,7 +160,7 @@ class VectorStore(pulumi.ComponentResource):
                 db_subnet_group_name=subnet_group.name,
                 performance_insights_enabled=True,
                 performance_insights_kms_key_id=args.kms_key_arn,
-                auto_minor_version_upgrade=True,
+                auto_minor_version_upgrade=args.auto_minor_version_upgrade,
                 promotion_tier=index,
                 opts=child,
             )

@@ -32,6 +32,15 @@ OPEN_CIDRS: Final = ("0.0.0.0/0", "::/0")
 CONTROL_PLANE_LOG_TYPES: Final = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 MIN_BACKUP_RETENTION_DAYS: Final = 7
 MIN_LOG_RETENTION_DAYS: Final = 30
+PRIVATE_NETWORKS: Final = (
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "fc00::/7",
+)
+MIN_ALLOW_LIST_PREFIX: Final = {4: 16, 6: 48}
+PROD_MIN_DB_INSTANCES: Final = 2
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 
 Validate = Callable[[ResourceValidationArgs, ReportViolation], None]
@@ -72,6 +81,21 @@ def _policy(
         return policy
 
     return declare
+
+
+def reaches_internet(cidr: Any) -> bool:
+    """Compared as networks: any prefix not wholly inside private space counts (0.0.0.0/1 does).
+
+    A value that is not a CIDR counts too: a policy must not pass what it cannot read.
+    """
+    try:
+        network = ipaddress.ip_network(str(cidr), strict=False)
+    except ValueError:
+        return True
+    return not any(
+        network.version == block.version and network.subnet_of(block)  # type: ignore[arg-type]
+        for block in map(ipaddress.ip_network, PRIVATE_NETWORKS)
+    )
 
 
 def _environment(props: Mapping[str, Any]) -> str | None:
@@ -143,8 +167,14 @@ def eks_endpoint_restricted(args: ResourceValidationArgs, report: ReportViolatio
     if not cidrs:
         report("a public EKS endpoint needs a CIDR allow-list", None)
     for cidr in cidrs:
-        if ipaddress.ip_network(cidr, strict=False).prefixlen < 8:
-            report(f"public access CIDR {cidr} is too wide (/8 or narrower)", None)
+        try:
+            network = ipaddress.ip_network(str(cidr), strict=False)
+        except ValueError:
+            report(f"public access CIDR {cidr!r} is not a CIDR", None)
+            continue
+        widest = MIN_ALLOW_LIST_PREFIX[network.version]
+        if network.prefixlen < widest:
+            report(f"public access CIDR {cidr} is too wide (/{widest} or narrower)", None)
 
 
 @_policy(
@@ -367,7 +397,7 @@ def _open_rule_ok(protocol: Any, from_port: Any, to_port: Any) -> bool:
 
 @_policy(
     "no-open-ingress",
-    "Ingress from 0.0.0.0/0 or ::/0 only on tcp/443 (load balancers).",
+    "Ingress from any internet prefix (not only 0.0.0.0/0) only on tcp/443 (load balancers).",
     MANDATORY,
 )
 def no_open_ingress(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -393,7 +423,8 @@ def no_open_ingress(args: ResourceValidationArgs, report: ReportViolation) -> No
     else:
         return
     for cidrs, protocol, from_port, to_port in rules:
-        if any(c in OPEN_CIDRS for c in cidrs) and not _open_rule_ok(protocol, from_port, to_port):
+        internet = any(reaches_internet(c) for c in cidrs if c)
+        if internet and not _open_rule_ok(protocol, from_port, to_port):
             report(
                 f"ingress from anywhere on {protocol} {from_port}-{to_port}; only tcp/443 "
                 "to a load balancer may be open",
@@ -469,6 +500,59 @@ def opensearch_private_and_encrypted(args: ResourceValidationArgs, report: Repor
         report("OpenSearch Serverless collections use the environment's KMS key", None)
 
 
+def _karpenter_spec(props: Mapping[str, Any]) -> Mapping[str, Any]:
+    spec = props.get("spec")
+    return spec if isinstance(spec, Mapping) else {}
+
+
+@_policy(
+    "karpenter-gpu-node-pool",
+    "Karpenter NodePools that launch GPUs: allow-listed families, the nvidia.com/gpu taint and a"
+    " GPU limit.",
+    MANDATORY,
+    "kubernetes:karpenter.sh/v1:NodePool",
+)
+def karpenter_gpu_node_pool(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    spec = _karpenter_spec(args.props)
+    template = (spec.get("template") or {}).get("spec") or {}
+    types = [
+        value
+        for requirement in template.get("requirements") or []
+        if requirement.get("key") == "node.kubernetes.io/instance-type"
+        and requirement.get("operator") == "In"
+        for value in requirement.get("values") or []
+    ]
+    limits = spec.get("limits") or {}
+    gpu_types = [t for t in types if _is_gpu(t)]
+    if not gpu_types and "nvidia.com/gpu" not in limits:
+        return
+    outside = [t for t in gpu_types if _family(t) not in GPU_INSTANCE_FAMILIES]
+    if outside or not gpu_types:
+        report(f"GPU NodePools list allow-listed instance types only, got {types}", None)
+    if not any(
+        t.get("key") == "nvidia.com/gpu" and t.get("effect") == "NoSchedule"
+        for t in template.get("taints") or []
+    ):
+        report("GPU NodePools carry the taint nvidia.com/gpu=true:NoSchedule", None)
+    if not str(limits.get("nvidia.com/gpu", "")).isdigit():
+        report("GPU NodePools set a nvidia.com/gpu limit", None)
+
+
+@_policy(
+    "karpenter-node-class-hardened",
+    "Karpenter EC2NodeClasses require IMDSv2 and encrypt every volume.",
+    MANDATORY,
+    "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass",
+)
+def karpenter_node_class_hardened(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    spec = _karpenter_spec(args.props)
+    if (spec.get("metadataOptions") or {}).get("httpTokens") != "required":
+        report("EC2NodeClass metadataOptions.httpTokens must be required (IMDSv2)", None)
+    for mapping in spec.get("blockDeviceMappings") or []:
+        if (mapping.get("ebs") or {}).get("encrypted") is not True:
+            report(f"EC2NodeClass volume {mapping.get('deviceName')} is not encrypted", None)
+
+
 @_policy(
     "s3-public-access-blocked",
     "S3 public access blocks turn on all four settings.",
@@ -480,6 +564,82 @@ def s3_public_access_blocked(args: ResourceValidationArgs, report: ReportViolati
     off = [k for k in keys if args.props.get(k) is not True]
     if off:
         report(f"S3 public access block settings {off} are off", None)
+
+
+def _statements(document: Any) -> list[Mapping[str, Any]]:
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except ValueError:
+            return []
+    if not isinstance(document, Mapping):
+        return []
+    statements = document.get("Statement") or []
+    return [s for s in ([statements] if isinstance(statements, Mapping) else statements)]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def admin_statements(document: Any) -> list[Mapping[str, Any]]:
+    """Allow statements granting every action (`*` or `*:*`) on every resource."""
+    return [
+        s
+        for s in _statements(document)
+        if s.get("Effect") == "Allow"
+        and any(a in ("*", "*:*") for a in _as_list(s.get("Action")))
+        and "*" in _as_list(s.get("Resource"))
+    ]
+
+
+@_policy(
+    "iam-no-admin-inline-policy",
+    "No IAM policy document grants every action on every resource (Action *:* or *).",
+    MANDATORY,
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/userPolicy:UserPolicy",
+    "aws:iam/groupPolicy:GroupPolicy",
+    "aws:iam/policy:Policy",
+    "aws:iam/role:Role",
+)
+def iam_no_admin_inline_policy(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    documents = [args.props.get("policy")]
+    documents += [p.get("policy") for p in args.props.get("inlinePolicies") or []]
+    for document in documents:
+        if document and admin_statements(document):
+            report("an IAM policy grants *:* on *: scope actions and resources", None)
+
+
+@_policy(
+    "rds-data-api-off",
+    "The RDS Data API (an HTTPS path into the database) stays off unless a stack asks for it.",
+    ADVISORY,
+    "aws:rds/cluster:Cluster",
+)
+def rds_data_api_off(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.props.get("enableHttpEndpoint"):
+        report("the RDS Data API is enabled", None)
+
+
+def _prod_db_instances(args: StackValidationArgs, report: ReportViolation) -> None:
+    clusters = [
+        r
+        for r in args.resources
+        if r.resource_type == "aws:rds/cluster:Cluster" and _environment(r.props) == "prod"
+    ]
+    instances = [
+        r for r in args.resources if r.resource_type == "aws:rds/clusterInstance:ClusterInstance"
+    ]
+    for cluster in clusters:
+        ids = {cluster.props.get("clusterIdentifier"), cluster.props.get("id"), cluster.name}
+        count = sum(1 for i in instances if i.props.get("clusterIdentifier") in ids)
+        if count < PROD_MIN_DB_INSTANCES:
+            report(
+                f"prod database {cluster.name} has {count} instance(s); at least"
+                f" {PROD_MIN_DB_INSTANCES} (a reader to fail over to)",
+                None,
+            )
 
 
 def _budget_present(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -496,5 +656,12 @@ stack_has_budget = StackValidationPolicy(
     validate=_budget_present,
 )
 
-STACK_POLICIES: Final[list[StackValidationPolicy]] = [stack_has_budget]
+prod_database_instances = StackValidationPolicy(
+    name="rds-prod-multi-instance",
+    description=f"Prod Aurora clusters run at least {PROD_MIN_DB_INSTANCES} instances.",
+    enforcement_level=MANDATORY,
+    validate=_prod_db_instances,
+)
+
+STACK_POLICIES: Final[list[StackValidationPolicy]] = [stack_has_budget, prod_database_instances]
 POLICIES: Final = [*RESOURCE_POLICIES, *STACK_POLICIES]

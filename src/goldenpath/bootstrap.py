@@ -2,28 +2,56 @@
 
 `bootstrap` creates (or brings back into shape) the S3 bucket Pulumi keeps state in and the KMS
 key its secrets provider uses; a second run finds nothing to change. `preflight` checks what
-`pulumi up` would otherwise discover half-way: GPU instance quotas, the state bucket, and the
-deployer's IAM permissions. The logic is plain functions over boto3 clients, so tests drive it
-with moto (and botocore's Stubber where moto has no implementation).
+`pulumi up` would otherwise discover half-way: on-demand and spot vCPU quotas for what the stack
+config may launch, the state bucket, and the deployer's IAM permissions. The logic is plain
+functions over boto3 clients, so tests drive it with moto (a moto server on 127.0.0.1, and
+botocore's Stubber where moto has no implementation). No AWS error reaches the operator as a
+traceback: each is one line naming what failed and what to do.
 """
 
+import functools
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Final
+from pathlib import Path
+from typing import Any, Final, ParamSpec, TypeVar
 
 import boto3
 import click
-from botocore.exceptions import ClientError
+import yaml
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    ProfileNotFound,
+)
+from botocore.parsers import ResponseParserError
 
 DEFAULT_KMS_ALIAS: Final = "alias/goldenpath-pulumi-secrets"
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
-# EC2 vCPU quotas that gate GPU node groups (Service Quotas codes, service "ec2").
+# EC2 vCPU quotas by instance family letter and purchase option (Service Quotas, service "ec2";
+# "Amazon EC2 service quotas", docs.aws.amazon.com/ec2/latest/instancetypes/
+# ec2-instance-quotas.html, read 2026-12-02). Standard covers A, C, D, H, I, M, R, T and Z.
+QUOTA_CODES: Final = {
+    ("standard", "ON_DEMAND"): "L-1216C47A",
+    ("g", "ON_DEMAND"): "L-DB2E81BA",
+    ("p", "ON_DEMAND"): "L-417A185B",
+    ("standard", "SPOT"): "L-34B43A08",
+    ("g", "SPOT"): "L-3819A6DF",
+    ("p", "SPOT"): "L-7212CCBC",
+}
 GPU_QUOTAS: Final = {
+    "L-1216C47A": "Running On-Demand Standard instances (vCPUs)",
     "L-DB2E81BA": "Running On-Demand G and VT instances (vCPUs)",
     "L-417A185B": "Running On-Demand P instances (vCPUs)",
+    "L-34B43A08": "All Standard Spot Instance Requests (vCPUs)",
+    "L-3819A6DF": "All G and VT Spot Instance Requests (vCPUs)",
+    "L-7212CCBC": "All P Spot Instance Requests (vCPUs)",
 }
 
 # What `pulumi up` on infra/ calls, sampled per service; a denial here would stop a deploy.
@@ -49,6 +77,60 @@ REQUIRED_ACTIONS: Final = (
 
 class BootstrapError(click.ClickException):
     """A problem the operator must fix; shown without a traceback."""
+
+
+def describe_aws_error(error: Exception) -> str:
+    """One line for an AWS failure: what, and what to do about it."""
+    if isinstance(error, NoCredentialsError | PartialCredentialsError):
+        return (
+            "no AWS credentials found: set AWS_PROFILE (or --profile), or run where a role is"
+            " attached"
+        )
+    if isinstance(error, ProfileNotFound):
+        return f"{error}: check --profile and ~/.aws/config"
+    if isinstance(error, ClientError):
+        code = _code(error)
+        operation = getattr(error, "operation_name", "") or "an AWS call"
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in ("Throttling", "ThrottlingException", "TooManyRequestsException"):
+            return f"AWS throttled {operation}: wait a minute and run again"
+        if isinstance(status, int) and status >= 500:
+            return f"AWS failed {operation} (HTTP {status} {code}): a service error, run again"
+        message = error.response.get("Error", {}).get("Message", "")
+        return f"AWS refused {operation} ({code}): {message}".rstrip(": ")
+    if isinstance(error, ResponseParserError):
+        return "AWS answered with something that is not an AWS response (an HTTP 500 page?)"
+    if isinstance(error, BotoCoreError):
+        return f"AWS call failed: {error}"
+    return f"{type(error).__name__}: {error}"
+
+
+# ResponseParserError is not a BotoCoreError: an HTML 500 page from a proxy or a mock raises it.
+_AWS_ERRORS: Final = (BotoCoreError, ClientError, ResponseParserError)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def no_traceback(command: Callable[P, R]) -> Callable[P, R]:
+    """Every AWS error a command meets leaves as a one-line `Error:` and exit code 1."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except _AWS_ERRORS as error:
+            raise BootstrapError(describe_aws_error(error)) from error
+
+    return run
+
+
+@contextmanager
+def _as_check(name: str, checks: list["Check"]) -> Iterator[None]:
+    """Record an AWS failure as a failed check, so the remaining checks still run."""
+    try:
+        yield
+    except _AWS_ERRORS as error:
+        checks.append(Check(name, False, describe_aws_error(error)))
 
 
 @dataclass
@@ -233,8 +315,8 @@ def check_gpu_quotas(quotas: Any, required_vcpus: Mapping[str, int]) -> list[Che
                 quota = quotas.get_aws_default_service_quota(ServiceCode="ec2", QuotaCode=code)[
                     "Quota"
                 ]
-        except ClientError as error:
-            checks.append(Check(f"quota {code}", False, f"{label}: cannot read ({_code(error)})"))
+        except _AWS_ERRORS as error:
+            checks.append(Check(f"quota {code}", False, f"{label}: {describe_aws_error(error)}"))
             continue
         value = int(quota["Value"])
         checks.append(
@@ -253,8 +335,10 @@ def check_state_bucket(s3: Any, bucket: str) -> Check:
         if not _bucket_exists(s3, bucket):
             return Check("state bucket", False, f"{bucket} does not exist: run `infra bootstrap`")
         drift = bucket_drift(s3, bucket, None)
-    except (ClientError, BootstrapError) as error:
+    except BootstrapError as error:
         return Check("state bucket", False, f"{bucket}: {error}")
+    except _AWS_ERRORS as error:
+        return Check("state bucket", False, f"{bucket}: {describe_aws_error(error)}")
     if drift:
         return Check("state bucket", False, f"{bucket} lacks {drift}: rerun `infra bootstrap`")
     return Check("state bucket", True, f"{bucket}: versioned, KMS-encrypted, private, TLS only")
@@ -270,7 +354,10 @@ def _principal_arn(caller_arn: str) -> str:
 
 
 def check_permissions(sts: Any, iam: Any, actions: Sequence[str] = REQUIRED_ACTIONS) -> Check:
-    caller = str(sts.get_caller_identity()["Arn"])
+    try:
+        caller = str(sts.get_caller_identity()["Arn"])
+    except _AWS_ERRORS as error:
+        return Check("iam permissions", False, describe_aws_error(error))
     if caller.endswith(":root"):
         return Check("iam permissions", True, "root user: allowed everything (prefer a role)")
     principal = _principal_arn(caller)
@@ -278,16 +365,77 @@ def check_permissions(sts: Any, iam: Any, actions: Sequence[str] = REQUIRED_ACTI
         results = iam.simulate_principal_policy(
             PolicySourceArn=principal, ActionNames=list(actions)
         )["EvaluationResults"]
-    except ClientError as error:
+    except _AWS_ERRORS as error:
         return Check(
             "iam permissions",
             False,
-            f"cannot simulate {principal} ({_code(error)}): allow iam:SimulatePrincipalPolicy",
+            f"cannot simulate {principal} ({describe_aws_error(error)}):"
+            " allow iam:SimulatePrincipalPolicy",
         )
     denied = sorted(r["EvalActionName"] for r in results if r["EvalDecision"] != "allowed")
     if denied:
         return Check("iam permissions", False, f"{principal} is denied {denied}")
     return Check("iam permissions", True, f"{principal}: {len(actions)} actions allowed")
+
+
+@dataclass(frozen=True)
+class PoolDemand:
+    """What one node pool of a stack may launch at its maximum size."""
+
+    name: str
+    instance_types: tuple[str, ...]
+    max_size: int
+    capacity_type: str
+
+
+def stack_pools(path: Path) -> list[PoolDemand]:
+    """The node pools of `infra/Pulumi.<env>.yaml` (system and GPU), read as infra/ reads them."""
+    try:
+        config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise BootstrapError(f"--stack-config {path}: cannot read it ({error})") from error
+    cluster = config.get("goldenpath:cluster")
+    if not isinstance(cluster, dict) or "systemNodes" not in cluster:
+        raise BootstrapError(f"--stack-config {path}: no goldenpath:cluster.systemNodes in it")
+    raw = [{"name": "system", **cluster["systemNodes"]}, *(cluster.get("gpuNodePools") or [])]
+    pools = []
+    for pool in raw:
+        types = tuple(pool.get("instanceTypes") or [pool.get("instanceType")])
+        if not all(isinstance(t, str) and "." in t for t in types):
+            raise BootstrapError(f"--stack-config {path}: pool {pool.get('name')!r} types {types}")
+        pools.append(
+            PoolDemand(
+                str(pool["name"]),
+                types,
+                int(pool.get("max", 0)),
+                str(pool.get("capacityType", "ON_DEMAND")),
+            )
+        )
+    return pools
+
+
+def _quota_family(instance_type: str) -> str:
+    letter = instance_type[:1]
+    return letter if letter in ("g", "p") else "standard"
+
+
+def required_vcpus(ec2: Any, pools: Sequence[PoolDemand]) -> dict[str, int]:
+    """vCPUs per quota code if every pool scales to its max with its largest instance type.
+
+    vCPU counts come from EC2 (DescribeInstanceTypes), not from a table typed in here.
+    """
+    types = sorted({t for pool in pools for t in pool.instance_types})
+    described = ec2.describe_instance_types(InstanceTypes=types)["InstanceTypes"]
+    vcpus = {t["InstanceType"]: int(t["VCpuInfo"]["DefaultVCpus"]) for t in described}
+    missing = sorted(set(types) - set(vcpus))
+    if missing:
+        raise BootstrapError(f"EC2 does not know instance types {missing} in this region")
+    needed: dict[str, int] = defaultdict(int)
+    for pool in pools:
+        for family in {_quota_family(t) for t in pool.instance_types}:
+            largest = max(vcpus[t] for t in pool.instance_types if _quota_family(t) == family)
+            needed[QUOTA_CODES[(family, pool.capacity_type)]] += largest * pool.max_size
+    return dict(needed)
 
 
 def run_preflight(
@@ -296,14 +444,14 @@ def run_preflight(
     sts: Any,
     iam: Any,
     quotas: Any,
+    ec2: Any,
     bucket: str,
-    required_vcpus: Mapping[str, int],
+    pools: Sequence[PoolDemand],
 ) -> list[Check]:
-    return [
-        *check_gpu_quotas(quotas, required_vcpus),
-        check_state_bucket(s3, bucket),
-        check_permissions(sts, iam),
-    ]
+    checks: list[Check] = []
+    with _as_check("instance vCPUs", checks):
+        checks += check_gpu_quotas(quotas, required_vcpus(ec2, pools))
+    return [*checks, check_state_bucket(s3, bucket), check_permissions(sts, iam)]
 
 
 ClientFactory = Callable[[boto3.Session, str, str], Any]
@@ -331,38 +479,45 @@ def bootstrap_group() -> None:
 @click.option("--region", required=True, help="AWS region for the bucket and key.")
 @click.option("--kms-alias", default=DEFAULT_KMS_ALIAS, show_default=True)
 @click.option("--profile", default=None, help="AWS named profile.")
+@no_traceback
 def bootstrap_command(bucket: str, region: str, kms_alias: str, profile: str | None) -> None:
     """Create the Pulumi state bucket and secrets key; safe to run again."""
-    try:
-        report = ensure_state_backend(_session(profile, region), bucket, region, kms_alias)
-    except ClientError as error:
-        raise BootstrapError(f"AWS refused: {error}") from error
+    report = ensure_state_backend(_session(profile, region), bucket, region, kms_alias)
     for change in report.changes:
         click.echo(f"changed: {change}")
     if not report.changes:
         click.echo("nothing to change: backend already in shape")
     click.echo(f"pulumi login '{report.login_url}'")
-    click.echo(f"pulumi stack init <org>/<env> --secrets-provider='{report.secrets_provider}'")
+    # A self-managed backend has no organisations: the literal `organization` is the namespace.
+    click.echo(
+        "pulumi stack init organization/goldenpath-infra/<env>"
+        f" --secrets-provider='{report.secrets_provider}'"
+    )
 
 
 @bootstrap_group.command("preflight")
 @click.option("--region", required=True)
 @click.option("--bucket", required=True, help="The state bucket `bootstrap` created.")
-@click.option("--g-vcpus", default=64, show_default=True, help="G-family vCPUs the stack may use.")
-@click.option("--p-vcpus", default=0, show_default=True, help="P-family vCPUs the stack may use.")
+@click.option(
+    "--stack-config",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="infra/Pulumi.<env>.yaml: the node pools whose vCPUs must fit the quotas.",
+)
 @click.option("--profile", default=None)
-def preflight_command(
-    region: str, bucket: str, g_vcpus: int, p_vcpus: int, profile: str | None
-) -> None:
-    """Check GPU quotas, the state bucket and IAM permissions before `pulumi up`."""
+@no_traceback
+def preflight_command(region: str, bucket: str, stack_config: Path, profile: str | None) -> None:
+    """Check vCPU quotas (on-demand and spot), the state bucket and IAM before `pulumi up`."""
+    pools = stack_pools(stack_config)
     session = _session(profile, region)
     checks = run_preflight(
         s3=client_factory(session, "s3", region),
         sts=client_factory(session, "sts", region),
         iam=client_factory(session, "iam", region),
         quotas=client_factory(session, "service-quotas", region),
+        ec2=client_factory(session, "ec2", region),
         bucket=bucket,
-        required_vcpus={"L-DB2E81BA": g_vcpus, "L-417A185B": p_vcpus},
+        pools=pools,
     )
     for check in checks:
         click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")

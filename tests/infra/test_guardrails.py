@@ -64,7 +64,7 @@ def cluster_args(**changes: Any) -> GpuClusterArgs:
     base = GpuClusterArgs(
         environment="prod",
         cluster_name="goldenpath-prod",
-        kubernetes_version="1.32",
+        kubernetes_version="1.35",
         subnet_ids=["subnet-a", "subnet-b"],
         kms_key_arn=KEY,
         endpoint_public_access=False,
@@ -299,3 +299,118 @@ def test_unknown_environment_is_refused() -> None:
     assert (
         str(caught.value) == "environment='qa' refused: must be one of ('dev', 'staging', 'prod')"
     )
+
+
+@pytest.mark.parametrize(
+    "cidr", ["0.0.0.0/1", "128.0.0.0/1", "8.8.8.0/24", "::/1", "2001:db8::/32"]
+)
+def test_ingress_from_any_internet_prefix_is_refused(run_under_mocks: Any, cidr: str) -> None:
+    """Compared as networks: half the internet on tcp/22 is as open as all of it."""
+    rule = IngressRule("ssh", "tcp", 22, 22, cidr=cidr)
+    args = GuardedSecurityGroupArgs("vpc-1", "test", [rule])
+    error = refuse(run_under_mocks, lambda: GuardedSecurityGroup("sg", args))
+    assert (error.argument, error.value) == ("ingress.cidr", cidr)
+
+
+@pytest.mark.parametrize("cidr", ["10.20.0.0/16", "172.16.4.0/24", "100.64.0.0/16", "fd00::/8"])
+def test_ingress_from_private_space_is_allowed(run_under_mocks: Any, cidr: str) -> None:
+    rule = IngressRule("ssh from vpn", "tcp", 22, 22, cidr=cidr)
+    args = GuardedSecurityGroupArgs("vpc-1", "test", [rule])
+    resources, _ = run_under_mocks(lambda: {"id": GuardedSecurityGroup("sg", args).group.id}, "t")
+    assert [r.inputs["cidrIpv4"] for r in resources if "IngressRule" in r.type] == [cidr]
+
+
+@pytest.mark.parametrize("cidr", ["52.0.0.0/8", "198.0.0.0/15", "2001:db8::/32"])
+def test_wide_public_allow_list_is_refused(run_under_mocks: Any, cidr: str) -> None:
+    args = cluster_args(environment="dev", endpoint_public_access=True, public_access_cidrs=[cidr])
+    error = refuse(run_under_mocks, lambda: GpuCluster("eks", args, region="us-east-1"))
+    assert (error.argument, error.value) == ("public_access_cidrs", cidr)
+    assert "or narrower" in error.rule
+
+
+@pytest.mark.parametrize("team", ["-bad-", "x" * 70, "Search", "team_a", "a.b", ""])
+def test_team_names_that_are_not_short_dns_labels_are_refused(team: str) -> None:
+    from infra_mocks import load_stack_config
+
+    config = load_stack_config("dev")
+    values = {
+        "tags": dict(config.tags),
+        "network": {"cidr": "10.20.0.0/16", "azCount": 2},
+        "cluster": {
+            "kubernetesVersion": "1.35",
+            "systemNodes": {"instanceType": "m6i.large", "min": 1, "desired": 1, "max": 2},
+        },
+        "vectorStore": {"minCapacity": 0.5, "maxCapacity": 1},
+        "budget": {"monthlyLimitUsd": 10, "alertEmails": ["a@example.com"]},
+        "teams": [{"name": "search"}, {"name": team}],
+    }
+    with pytest.raises(GuardrailError) as caught:
+        parse_stack_config("dev", "us-east-1", values)
+    assert (caught.value.argument, caught.value.value) == ("teams[1].name", team)
+    assert "DNS label" in caught.value.rule
+
+
+def test_prod_database_with_one_instance_is_refused(run_under_mocks: Any) -> None:
+    error = refuse(run_under_mocks, lambda: VectorStore("db", vector_store_args(instances=1)))
+    assert str(error) == (
+        "instances=1 refused: prod runs at least 2 instances (a reader to fail over)"
+    )
+
+
+def test_data_api_is_off_unless_asked(run_under_mocks: Any) -> None:
+    def clusters(**changes: Any) -> list[Any]:
+        store = vector_store_args(environment="dev", deletion_protection=False, **changes)
+        resources, _ = run_under_mocks(lambda: {"id": VectorStore("db", store).cluster.id}, "d")
+        return [r for r in resources if r.type == "aws:rds/cluster:Cluster"]
+
+    (default,) = clusters()
+    assert default.inputs.get("enableHttpEndpoint") is False
+    (asked,) = clusters(data_api=True)
+    assert asked.inputs["enableHttpEndpoint"] is True
+
+
+def test_engine_version_and_auto_minor_upgrade_agree(run_under_mocks: Any) -> None:
+    error = refuse(
+        run_under_mocks,
+        lambda: VectorStore(
+            "db", vector_store_args(engine_version="17.9", auto_minor_version_upgrade=True)
+        ),
+    )
+    assert error.argument == "engine_version" and "major version only" in error.rule
+    store = vector_store_args(engine_version="17", auto_minor_version_upgrade=True)
+    resources, _ = run_under_mocks(lambda: {"id": VectorStore("db", store).cluster.id}, "p")
+    instances = [r for r in resources if r.type == "aws:rds/clusterInstance:ClusterInstance"]
+    assert {i.inputs["autoMinorVersionUpgrade"] for i in instances} == {True}
+    (cluster,) = [r for r in resources if r.type == "aws:rds/cluster:Cluster"]
+    assert cluster.inputs["engineVersion"] == "17"
+
+
+def test_kubernetes_version_past_standard_support_needs_extended_support() -> None:
+    import datetime
+
+    from goldenpath_infra.guardrails import check_kubernetes_version
+
+    today = datetime.date(2026, 12, 2)  # 1.34's standard support ends this day (versions.py)
+    with pytest.raises(GuardrailError) as caught:
+        check_kubernetes_version("1.34", "STANDARD", today)
+    assert "standard support ended 2026-12-02" in caught.value.rule
+    check_kubernetes_version("1.34", "EXTENDED", today)
+    check_kubernetes_version("1.35", "STANDARD", today)
+    with pytest.raises(GuardrailError):
+        check_kubernetes_version("1.32", "STANDARD", today)
+
+
+def test_cluster_refuses_a_version_past_standard_support(run_under_mocks: Any) -> None:
+    args = cluster_args(kubernetes_version="1.32")
+    error = refuse(run_under_mocks, lambda: GpuCluster("eks", args, region="us-east-1"))
+    assert error.argument == "cluster.kubernetesVersion"
+    built, _ = run_under_mocks(
+        lambda: {
+            "n": GpuCluster(
+                "eks", cluster_args(kubernetes_version="1.32", support_type="EXTENDED"), region="r"
+            ).cluster.name
+        },
+        "extended",
+    )
+    (cluster,) = [r for r in built if r.type == "aws:eks/cluster:Cluster"]
+    assert cluster.inputs["upgradePolicy"] == {"supportType": "EXTENDED"}

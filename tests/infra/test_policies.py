@@ -30,7 +30,7 @@ GPU_GROUP = {
     "tags": TAGS,
 }
 CLUSTER = {
-    "version": "1.32",
+    "version": "1.35",
     "encryptionConfig": {"provider": {"keyArn": KEY}, "resources": ["secrets"]},
     "vpcConfig": {"endpointPrivateAccess": True, "endpointPublicAccess": False},
     "enabledClusterLogTypes": list(rules.CONTROL_PLANE_LOG_TYPES),
@@ -52,6 +52,25 @@ LAUNCH_TEMPLATE = {
     "tags": TAGS,
 }
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+KARPENTER_GPU_POOL: dict[str, Any] = {
+    "template": {
+        "spec": {
+            "requirements": [
+                {
+                    "key": "node.kubernetes.io/instance-type",
+                    "operator": "In",
+                    "values": ["g6e.xlarge"],
+                }
+            ],
+            "taints": [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}],
+        }
+    },
+    "limits": {"nvidia.com/gpu": "4"},
+}
+NODE_CLASS: dict[str, Any] = {
+    "metadataOptions": {"httpTokens": "required"},
+    "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"encrypted": True}}],
+}
 
 
 def changed(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
@@ -187,6 +206,41 @@ CASES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
         {"type": "network", "policy": '[{"AllowFromPublic": false, "SourceVPCEs": ["vpce-1"]}]'},
         {"type": "network", "policy": '[{"AllowFromPublic": true}]'},
     ),
+    "iam-no-admin-inline-policy": (
+        "aws:iam/rolePolicy:RolePolicy",
+        {
+            "policy": '{"Statement": [{"Effect": "Allow", "Action": "s3:GetObject",'
+            ' "Resource": "arn:aws:s3:::b/*"}]}'
+        },
+        {"policy": '{"Statement": [{"Effect": "Allow", "Action": "*:*", "Resource": "*"}]}'},
+    ),
+    "rds-data-api-off": (
+        "aws:rds/cluster:Cluster",
+        AURORA,
+        changed(AURORA, enableHttpEndpoint=True),
+    ),
+    "karpenter-gpu-node-pool": (
+        "kubernetes:karpenter.sh/v1:NodePool",
+        {"spec": KARPENTER_GPU_POOL},
+        {
+            "spec": {
+                **KARPENTER_GPU_POOL,
+                "template": {"spec": {**KARPENTER_GPU_POOL["template"]["spec"], "taints": []}},
+                "limits": {},
+            }
+        },
+    ),
+    "karpenter-node-class-hardened": (
+        "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass",
+        {"spec": NODE_CLASS},
+        {
+            "spec": {
+                **NODE_CLASS,
+                "metadataOptions": {"httpTokens": "optional"},
+                "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"encrypted": False}}],
+            }
+        },
+    ),
     "s3-public-access-blocked": (
         "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
         {
@@ -283,6 +337,82 @@ def _stack_resource(resource_type: str, name: str) -> PolicyResource:
     )
 
 
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"cidrIpv4": "0.0.0.0/1", "ipProtocol": "tcp", "fromPort": 22, "toPort": 22},
+        {"cidrIpv4": "128.0.0.0/1", "ipProtocol": "tcp", "fromPort": 22, "toPort": 22},
+        {"cidrIpv6": "2000::/3", "ipProtocol": "-1", "fromPort": 0, "toPort": 0},
+        {"cidrIpv4": "not-a-cidr", "ipProtocol": "tcp", "fromPort": 22, "toPort": 22},
+    ],
+)
+def test_no_open_ingress_compares_networks_not_strings(rule: dict[str, Any]) -> None:
+    assert violations(pack.no_open_ingress, resource_args(INGRESS, rule))
+
+
+def test_no_open_ingress_allows_private_sources() -> None:
+    rule = {"cidrIpv4": "10.20.0.0/16", "ipProtocol": "tcp", "fromPort": 22, "toPort": 22}
+    assert violations(pack.no_open_ingress, resource_args(INGRESS, rule)) == []
+
+
+def test_endpoint_policy_refuses_a_slash_8_allow_list() -> None:
+    props = changed(
+        CLUSTER,
+        tags={**TAGS, "environment": "dev"},
+        vpcConfig={"endpointPublicAccess": True, "publicAccessCidrs": ["52.0.0.0/8"]},
+    )
+    assert violations(pack.eks_endpoint_restricted, resource_args("aws:eks/cluster:Cluster", props))
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Allow", "Action": ["s3:GetObject", "*:*"], "Resource": ["*"]},
+    ],
+)
+def test_admin_policy_is_caught_inline_on_roles_too(statement: dict[str, Any]) -> None:
+    import json
+
+    document = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    role = {"assumeRolePolicy": "{}", "inlinePolicies": [{"name": "x", "policy": document}]}
+    assert violations(pack.iam_no_admin_inline_policy, resource_args("aws:iam/role:Role", role))
+    standalone = resource_args("aws:iam/policy:Policy", {"policy": document})
+    assert violations(pack.iam_no_admin_inline_policy, standalone)
+
+
+def test_prod_database_needs_two_instances() -> None:
+    def resource(resource_type: str, name: str, props: dict[str, Any]) -> PolicyResource:
+        base = _stack_resource(resource_type, name)
+        return PolicyResource(
+            resource_type=resource_type,
+            props=props,
+            urn=base.urn,
+            name=name,
+            opts=base.opts,
+            provider=None,
+            parent=None,
+            dependencies=[],
+            property_dependencies={},
+        )
+
+    cluster = resource("aws:rds/cluster:Cluster", "db", {"clusterIdentifier": "db-1", "tags": TAGS})
+    one = [resource("aws:rds/clusterInstance:ClusterInstance", "i0", {"clusterIdentifier": "db-1"})]
+    two = [
+        *one,
+        resource("aws:rds/clusterInstance:ClusterInstance", "i1", {"clusterIdentifier": "db-1"}),
+    ]
+    policy = pack.prod_database_instances
+    assert violations(policy, StackValidationArgs([cluster, *one]))
+    assert violations(policy, StackValidationArgs([cluster, *two])) == []
+    dev = resource(
+        "aws:rds/cluster:Cluster",
+        "db",
+        {"clusterIdentifier": "db-1", "tags": {**TAGS, "environment": "dev"}},
+    )
+    assert violations(policy, StackValidationArgs([dev, *one])) == []
+
+
 def test_stack_budget_policy() -> None:
     cluster = _stack_resource("aws:eks/cluster:Cluster", "eks")
     budget = _stack_resource("aws:budgets/budget:Budget", "budget")
@@ -300,6 +430,9 @@ def test_pack_rules_match_the_components_rules() -> None:
         "CONTROL_PLANE_LOG_TYPES",
         "MIN_BACKUP_RETENTION_DAYS",
         "MIN_LOG_RETENTION_DAYS",
+        "PRIVATE_NETWORKS",
+        "MIN_ALLOW_LIST_PREFIX",
+        "PROD_MIN_DB_INSTANCES",
     ):
         assert getattr(pack, name) == getattr(rules, name), name
 
@@ -316,8 +449,26 @@ def test_kit_stacks_pass_the_pack(stack: Any) -> None:
                 mandatory if policy.enforcement_level == EnforcementLevel.MANDATORY else advisory
             )
             target += [f"{policy.name}: {resource.urn}: {message}" for message in found]
-    stack_args = StackValidationArgs([_stack_resource(r.type, r.name) for r in custom])
+    # Stack policies see each resource's props; the mocks' ids stand in for the cluster's id.
+    stack_args = StackValidationArgs(
+        [
+            PolicyResource(
+                resource_type=r.type,
+                props={**r.inputs, "id": f"{r.name}-id"},
+                urn=r.urn,
+                name=r.name,
+                opts=resource_args(r.type, {}).opts,
+                provider=None,
+                parent=None,
+                dependencies=[],
+                property_dependencies={},
+            )
+            for r in custom
+        ]
+    )
     for policy in pack.STACK_POLICIES:
-        advisory += violations(policy, stack_args)
+        found = violations(policy, stack_args)
+        target = mandatory if policy.enforcement_level == EnforcementLevel.MANDATORY else advisory
+        target += [f"{policy.name}: {message}" for message in found]
     assert mandatory == []
     assert advisory == []

@@ -324,6 +324,9 @@ def _pod_spec(args: ServiceDeploymentArgs, env: list[Any]) -> k8s.core.v1.PodSpe
     )
     return k8s.core.v1.PodSpecArgs(
         service_account_name=args.service_account,
+        # No Kubernetes API token: the service never calls the API server. The IRSA webhook
+        # mounts its own web-identity token for AWS, whatever this says.
+        automount_service_account_token=False,
         containers=[container],
         volumes=volumes,
         security_context=k8s.core.v1.PodSecurityContextArgs(

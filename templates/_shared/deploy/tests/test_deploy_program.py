@@ -172,7 +172,7 @@ def pod(staging: dict[str, Any]) -> dict[str, Any]:
 
 def test_reads_the_platform_stack_and_deploys_through_its_kubeconfig(staging):
     reference = one(staging, "pulumi:pulumi:StackReference")
-    assert reference["name"] == "acme/goldenpath-infra/staging"
+    assert reference["name"] == "organization/goldenpath-infra/staging"
     # The kubeconfig stays a secret all the way into the provider.
     assert secret_value(one(staging, "pulumi:providers:kubernetes")["kubeconfig"]) == KUBECONFIG
     assert len(resources(staging, "goldenpath:service:ServiceDeployment")) == 1
