@@ -84,15 +84,17 @@ def test_job_reads_and_writes_s3(s3_client, s3, auth_headers):
     assert job["status"] == "succeeded", job
     assert (job["rows_processed"], job["rows_failed"]) == (2, 1)
     assert job["output"] == f"s3://{BUCKET}/out/{job_id}"
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="out/")["Contents"]]
+    listed = s3.list_objects_v2(Bucket=BUCKET)["Contents"]
+    keys = [o["Key"] for o in listed]
     manifest = json.loads(
         s3.get_object(Bucket=BUCKET, Key=f"out/{job_id}/_manifest.json")["Body"].read()
     )
     assert manifest["release"] == job["release"] and manifest["rows"] == 2
     published = sorted(k for k in keys if k.startswith(f"out/{job_id}/"))
-    expected = [f"out/{job_id}/{name}" for name in [*manifest["files"], "_manifest.json"]]
-    assert published == sorted(expected)
+    names = [f["path"] for f in manifest["files"] + manifest["dead_letter"]] + ["_manifest.json"]
+    assert published == sorted(f"out/{job_id}/{name}" for name in names)
     assert not [k for k in keys if ".staging-" in k]  # the staging objects are gone
+    assert not [o["Key"] for o in listed if o["Size"] == 0]  # no zero-byte "folder" objects
     ready = s3_client.get("/readyz").json()
     assert ready["checks"]["storage"] == "ok"
 
