@@ -11,6 +11,7 @@ from pathlib import Path
 import pyarrow.fs as pafs
 import pytest
 
+from {{ cookiecutter.package_name }} import outputs
 from {{ cookiecutter.package_name }}.jobs import predictor_of
 from {{ cookiecutter.package_name }}.outputs import iter_rows, publish
 from {{ cookiecutter.package_name }}.pipeline import PipelineError, PipelineSpec, run_pipeline
@@ -74,17 +75,27 @@ def _spec(tmp_path: Path, release: Release, source: Path, **overrides: object) -
 
 
 def test_every_bad_row_goes_to_the_dead_letters_and_the_good_ones_are_published(
-    tmp_path, settings, ray_cluster, active_release
+    tmp_path, settings, ray_cluster, active_release, monkeypatch
 ):
     source = tmp_path / "in.jsonl"
     source.write_bytes(b"\n".join(LINES) + b"\n")
     spec = _spec(tmp_path, active_release, source, max_bad_ratio=0.8)
     output = _local(tmp_path / "out")
-
     result = run_pipeline(spec)
-    published = publish(
+
+    def crash(*_: object) -> None:  # the process dies after the data files, before the manifest
+        raise OSError("killed mid-publish")
+
+    monkeypatch.setattr(outputs, "write_manifest", crash)
+    with pytest.raises(OSError):
+        publish(Storage(settings), spec.staging, output, spec.output_format, {"job_id": "j"})
+    assert not output.exists() and spec.staging.exists()  # nothing half-published
+    monkeypatch.undo()
+    published = publish(  # the retry completes it
         Storage(settings), spec.staging, output, spec.output_format, {"job_id": "j"}
     )
+    again = publish(Storage(settings), spec.staging, output, spec.output_format, {"job_id": "j"})
+    assert again == published  # a publish that already happened is not redone
 
     assert (result.processed, result.failed) == (4, 8)  # the duplicate is found at publish
     assert (published.rows, published.failed) == (3, 9)
