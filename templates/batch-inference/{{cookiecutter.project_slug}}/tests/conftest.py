@@ -4,12 +4,19 @@ data folder per test. The fixtures `settings`, `app`, `client`, `auth_headers`,
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
+import pyarrow.fs as pafs
 import pytest
 import yaml
 from fastapi import FastAPI
@@ -17,24 +24,38 @@ from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package_name }}.jobs import predictor_of
 from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.outputs import iter_rows
 from {{ cookiecutter.package_name }}.platform.releases import Release
+from {{ cookiecutter.package_name }}.platform.testing import ServiceProcess, free_port
 from {{ cookiecutter.package_name }}.predictors import Predictor, shared_predictor
 from {{ cookiecutter.package_name }}.ray_runtime import ensure_ray
 from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.storage import Location
 
 # app, client, auth_headers, admin_headers; a session PostgreSQL and a database per test
 pytest_plugins = ["platform_fixtures", "{{ cookiecutter.package_name }}.platform.testing"]
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--crash-rows", type=int, default=2000, help="Rows of the crash tests' job (bench: 20000)."
+    )
+
+
 API_KEY = "dev-api-key"
 DONE = {"succeeded", "failed"}
 
 
 @pytest.fixture(scope="session")
 def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Ray starts in seconds, so once per session; shut down at the end."""
+    """Ray starts in seconds, so once per session; shut down at the end. Its workers also
+    import from tests/ (test-only predictors such as flaky_predictor.py)."""
     import ray  # after the package: it makes a local Ray bind loopback only
 
+    paths = [str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     started = ensure_ray(Settings(environment="test", data_dir=tmp_path_factory.mktemp("ray")))
     yield
     if started:
@@ -65,6 +86,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         releases_path=ROOT / "releases.yaml",
         shutdown_grace_seconds=10,
         progress_interval_seconds=0.2,
+        max_bad_ratio=0.5,  # the example inputs mix good and bad rows on purpose
     )
 
 
@@ -120,19 +142,11 @@ def job_call(make_input: Callable[[str, list[Any]], str]) -> dict[str, Any]:
 
 @pytest.fixture
 def read_output() -> Callable[[Path, str], list[dict[str, Any]]]:
-    """Rows of a published output folder, in either format; `_manifest.json` is not a row."""
+    """Rows of a published output folder, the files its `_manifest.json` lists."""
 
     def read(folder: Path, output_format: str) -> list[dict[str, Any]]:
-        if output_format == "parquet":
-            import pyarrow.parquet as pq
-
-            return pq.read_table(folder).to_pylist()
-        rows = []
-        for path in sorted(folder.glob("*.json")):
-            if not path.name.startswith("_"):
-                lines = path.read_text(encoding="utf-8").splitlines()
-                rows += [json.loads(line) for line in lines if line]
-        return rows
+        location = Location(pafs.LocalFileSystem(), str(folder), str(folder))
+        return list(iter_rows(location, output_format))
 
     return read
 
@@ -159,3 +173,66 @@ def exercise(
         client.post("/admin/kill-switch", json=change, headers=admin_headers)
 
     return run
+
+
+def service_env(settings: Settings) -> dict[str, str]:
+    """The settings as a deploy passes them: environment variables."""
+    return {
+        "DATA_DIR": str(settings.data_dir),
+        "STORAGE_ROOT": str(settings.storage_root),
+        "RELEASES_PATH": str(settings.releases_path),
+        "DATABASE_URL": settings.database_url.get_secret_value() if settings.database_url else "",
+        "MAX_BAD_RATIO": str(settings.max_bad_ratio),
+        "PROGRESS_INTERVAL_SECONDS": "0.2",
+        "JOB_POLL_SECONDS": "0.2",
+        "JOB_STALE_SECONDS": "4",
+        "BLOCK_ROWS": "100",
+        "SHUTDOWN_GRACE_SECONDS": str(settings.shutdown_grace_seconds),
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a process and everything it started (its local Ray: raylet, GCS, workers),
+    as when a node dies: no shutdown code runs anywhere."""
+    parent = psutil.Process(pid)
+    procs = [*parent.children(recursive=True), parent]
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.send_signal(signal.SIGKILL)
+    psutil.wait_procs(procs, timeout=15)
+
+
+class ServeProcess(ServiceProcess):
+    """A replica started as the Deployment starts it: `python -m <package>.cli serve`."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._log = log.open("ab")
+        cli = "{{ cookiecutter.package_name }}.cli"
+        command = [sys.executable, "-m", cli, "serve", "--port", str(self.port)]
+        environment = {**os.environ, "ENVIRONMENT": "test", "PYTHONPATH": str(ROOT / "src"), **env}
+        self.process = subprocess.Popen(
+            command, env=environment, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT
+        )
+
+
+@pytest.fixture
+def replicas(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., list[ServeProcess]]]:
+    """Start real uvicorn replicas of this service sharing the test's database and files."""
+    started: list[ServeProcess] = []
+
+    def start(count: int = 1, **env: str) -> list[ServeProcess]:
+        merged = {**service_env(settings), **env}
+        fresh = [ServeProcess(merged, tmp_path / "replicas.log") for _ in range(count)]
+        started.extend(fresh)
+        for replica in fresh:
+            replica.wait_ready(timeout=180)
+        return fresh
+
+    yield start
+    for replica in started:
+        if replica.process.poll() is None:
+            kill_tree(replica.process.pid)
+        replica.stop()

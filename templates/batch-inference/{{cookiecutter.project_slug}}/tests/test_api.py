@@ -34,9 +34,10 @@ def test_submit_poll_done(client, auth_headers, settings, make_input, wait_for_j
     job = wait_for_job(submitted["id"])
     assert job["status"] == "succeeded", job
     assert (job["rows_processed"], job["rows_failed"]) == (4, 3)
-    assert "row 'r3': field 'text' is missing" in job["error_samples"]
-    assert "row is a JSON list, not an object" in job["error_samples"]
-    assert any(error.startswith("row is not valid JSON") for error in job["error_samples"])
+    assert "in.jsonl line 4: field 'text' is missing" in job["error_samples"]
+    assert "in.jsonl line 6: a JSON list, not an object" in job["error_samples"]
+    assert any(e.startswith("in.jsonl line 3: not valid JSON") for e in job["error_samples"])
+    assert job["dead_letter"] == [f"_dead_letter/part-00000.{OTHER_FORMAT}"]
     assert job["release"] == submitted["release"] and job["track"] == "active"
     output = settings.storage_root / "out" / "run-1"
     rows = {row["id"]: row for row in read_output(output, OTHER_FORMAT)}
@@ -118,7 +119,7 @@ def test_jobs_need_credentials_and_are_private(client, auth_headers, app):
         id="0" * 32, status="succeeded", input="a", output="b", format="jsonl", release="r",
         model="m", predictor="p", track="active", caller="key:someone-else", submitted_at="t",
     )  # fmt: skip
-    app.state.jobs.store.save(other)
+    app.state.jobs.store.insert(other)
     assert client.get(f"/v1/jobs/{other.id}", headers=auth_headers).status_code == 404
     assert client.get("/v1/jobs", headers=auth_headers).json() == []
     missing = client.get("/v1/jobs/nope", headers=auth_headers).json()

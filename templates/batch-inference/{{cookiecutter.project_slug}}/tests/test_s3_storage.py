@@ -14,7 +14,12 @@ from fastapi.testclient import TestClient
 from moto.server import ThreadedMotoServer
 from pydantic import SecretStr
 
+from {{ cookiecutter.package_name }} import outputs
+from {{ cookiecutter.package_name }}.jobs import predictor_of
 from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.outputs import publish
+from {{ cookiecutter.package_name }}.pipeline import PipelineSpec, run_pipeline
+from {{ cookiecutter.package_name }}.storage import Storage
 
 BUCKET = "batch-data"
 
@@ -84,15 +89,17 @@ def test_job_reads_and_writes_s3(s3_client, s3, auth_headers):
     assert job["status"] == "succeeded", job
     assert (job["rows_processed"], job["rows_failed"]) == (2, 1)
     assert job["output"] == f"s3://{BUCKET}/out/{job_id}"
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="out/")["Contents"]]
+    listed = s3.list_objects_v2(Bucket=BUCKET)["Contents"]
+    keys = [o["Key"] for o in listed]
     manifest = json.loads(
         s3.get_object(Bucket=BUCKET, Key=f"out/{job_id}/_manifest.json")["Body"].read()
     )
     assert manifest["release"] == job["release"] and manifest["rows"] == 2
     published = sorted(k for k in keys if k.startswith(f"out/{job_id}/"))
-    expected = [f"out/{job_id}/{name}" for name in [*manifest["files"], "_manifest.json"]]
-    assert published == sorted(expected)
+    names = [f["path"] for f in manifest["files"] + manifest["dead_letter"]] + ["_manifest.json"]
+    assert published == sorted(f"out/{job_id}/{name}" for name in names)
     assert not [k for k in keys if ".staging-" in k]  # the staging objects are gone
+    assert not [o["Key"] for o in listed if o["Size"] == 0]  # no zero-byte "folder" objects
     ready = s3_client.get("/readyz").json()
     assert ready["checks"]["storage"] == "ok"
 
@@ -111,3 +118,43 @@ def test_s3_refusals_name_the_field(s3_client, s3, auth_headers):
         headers=auth_headers,
     )
     assert missing.status_code == 422 and missing.json()["field"] == "input"
+
+
+def test_on_s3_a_rerun_skips_checkpointed_rows_and_a_crashed_publish_completes(
+    s3_settings, s3, ray_cluster, active_release, monkeypatch
+):
+    storage = Storage(s3_settings)
+    body = b'{"id": "a", "text": "one refund"}\n{"id": "b", "text": "two"}\nnot json\n'
+    s3.put_object(Bucket=BUCKET, Key="in/retry.jsonl", Body=body)
+    source = storage.resolve(f"s3://{BUCKET}/in/retry.jsonl", "input")
+    output = storage.resolve(f"s3://{BUCKET}/out/retry", "output")
+    name, config = predictor_of(active_release)
+    spec = PipelineSpec(
+        input=source, staging=storage.staging_for(output, "j1"), output_format="{{ cookiecutter.output_format }}",
+        predictor=name, predictor_config=config, model=active_release.model,
+        prompt=active_release.prompt, operation="predict", batch_size=2, concurrency=1,
+        total_rows=3, checkpoint=storage.staging_for(output, "j1", "checkpoint"),
+        max_bad_ratio=0.5, block_rows=1,
+    )  # fmt: skip
+    first = run_pipeline(spec)
+    rerun = run_pipeline(spec)  # a restart after the last block was written
+    assert (first.processed, first.failed) == (2, 1)
+    assert (rerun.processed, rerun.failed) == (0, 0), "the restart redid checkpointed rows"
+
+    def crash(*_: object) -> None:  # dies after the data objects, before the manifest
+        raise OSError("killed mid-publish")
+
+    monkeypatch.setattr(outputs, "write_manifest", crash)
+    with pytest.raises(OSError):
+        publish(storage, spec.staging, output, spec.output_format, {"job_id": "j1"})
+    monkeypatch.undo()
+    published = publish(storage, spec.staging, output, spec.output_format, {"job_id": "j1"})
+    storage.discard(spec.checkpoint)
+
+    assert (published.rows, published.failed) == (2, 1)
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="out/")["Contents"]
+    names = [f.path for f in published.files + published.dead_letter] + ["_manifest.json"]
+    assert sorted(o["Key"] for o in listed if "/retry" in o["Key"]) == sorted(
+        f"out/retry/{n}" for n in names
+    )
+    assert not [o["Key"] for o in listed if o["Size"] == 0]

@@ -1,75 +1,45 @@
-"""Batch jobs: submission checks, a persisted job registry and the runner thread.
+"""Batch jobs: submission checks, the shared job table and each replica's runner thread.
 
-Jobs run one at a time in a background thread (Ray parallelises inside a job). Every state
-change is written to `<data_dir>/jobs/<id>.json` first, so status survives a restart, and
-jobs that were queued or running when the service stopped run again when it starts: their
-outputs are published atomically, so a second run never meets half an output.
+Jobs live in the service's PostgreSQL (`job_store.py`), so any replica answers for any job.
+Each replica runs one job at a time in a background thread (Ray parallelises inside a job),
+claiming the oldest queued one, or one whose runner died; the CLI and the RayJob run a job in
+the foreground, recorded in the same table. A job stopped by a cancel, a shutdown or a crash
+keeps its checkpoint and continues where it stopped.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import queue
+import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from .pipeline import JobCancelled, PipelineError, PipelineSpec, run_pipeline
+from .job_model import JOB_ID_TOKEN, UNFINISHED, Job, JobRequest, JobStatus
+from .job_store import JobLost, JobStore
+from .outputs import EmptyOutput, publish
+from .pipeline import JobCancelled, PipelineError, PipelineSpec, checkpointed_rows, run_pipeline
+from .platform.database import open_pool
 from .platform.errors import Conflict, NotFound, Unavailable
 from .platform.metrics import ServiceMetrics
 from .platform.releases import Release, ReleaseManager
 from .predictors import registered, render_inputs, shared_predictor
 from .ray_runtime import actor_gpus, cluster_gpus, ensure_ray, ray_ready
-from .settings import OutputFormat, Settings
-from .storage import Storage
+from .rows import RowRules, count_rows
+from .settings import Settings
+from .storage import Location, Storage
 from .telemetry import BatchMetrics
 
 log = logging.getLogger(__name__)
-JobStatus = Literal["queued", "running", "succeeded", "failed"]
-JOB_ID_TOKEN = "{job_id}"
-
-
-class JobRequest(BaseModel):
-    """What a caller submits. Unknown fields are refused, so a typo never goes unnoticed."""
-
-    model_config = ConfigDict(extra="forbid")
-    input: str = Field(min_length=1, max_length=2048, description="JSONL file or folder.")
-    output: str = Field(
-        min_length=1,
-        max_length=2048,
-        description="Output folder; must not exist. `{job_id}` is replaced by the job's id.",
-    )
-    format: OutputFormat | None = Field(default=None, description="Default: OUTPUT_FORMAT.")
-
-
-class Job(BaseModel):
-    """A job's persisted state, also its API representation."""
-
-    id: str
-    status: JobStatus
-    input: str
-    output: str
-    format: OutputFormat
-    release: str
-    model: str
-    predictor: str
-    track: str
-    caller: str
-    submitted_at: str
-    started_at: str | None = None
-    finished_at: str | None = None
-    attempts: int = 0
-    rows_processed: int = 0
-    rows_failed: int = 0
-    error_samples: list[str] = Field(default_factory=list)
-    error: str | None = None
-    files: list[str] = Field(default_factory=list)
+__all__ = [
+    "JOB_ID_TOKEN", "UNFINISHED", "Job", "JobRequest", "JobService", "JobStatus",
+    "build_job_service", "predictor_of",
+]  # fmt: skip
 
 
 def predictor_of(release: Release) -> tuple[str, dict[str, Any]]:
@@ -85,36 +55,8 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-class JobStore:
-    """One JSON file per job, replaced atomically: readers never see half a record."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self._lock = threading.Lock()
-
-    def save(self, job: Job) -> None:
-        with self._lock:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            target = self.folder / f"{job.id}.json"
-            tmp = target.with_suffix(".tmp")
-            tmp.write_text(job.model_dump_json(indent=2), encoding="utf-8")
-            os.replace(tmp, target)
-
-    def get(self, job_id: str) -> Job | None:
-        path = self.folder / f"{job_id}.json"
-        if not job_id.isalnum() or not path.exists():
-            return None
-        return Job.model_validate_json(path.read_text(encoding="utf-8"))
-
-    def all(self) -> list[Job]:
-        if not self.folder.exists():
-            return []
-        jobs = [Job.model_validate_json(p.read_text("utf-8")) for p in self.folder.glob("*.json")]
-        return sorted(jobs, key=lambda job: job.submitted_at, reverse=True)
-
-
 class JobService:
-    """Checks and records submissions, runs jobs in order, publishes their outputs."""
+    """Checks and records submissions, runs claimed jobs, publishes their outputs."""
 
     def __init__(
         self,
@@ -122,12 +64,13 @@ class JobService:
         storage: Storage,
         releases: ReleaseManager,
         metrics: ServiceMetrics,
+        store: JobStore,
     ) -> None:
         self.settings, self.storage, self.releases, self.metrics = (
             settings, storage, releases, BatchMetrics(metrics),
         )  # fmt: skip
-        self.store = JobStore(settings.data_dir / "jobs")
-        self._queue: queue.Queue[str] = queue.Queue()
+        self.store = store
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self._stop = threading.Event()
         self._runner: threading.Thread | None = None
         self._warmup: threading.Thread | None = None
@@ -135,25 +78,20 @@ class JobService:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        """Start Ray, re-queue unfinished jobs, start the runner and warm the predictor."""
+        """Start Ray, the runner (it resumes unfinished jobs) and the predictor's warm-up."""
         self.storage.prepare()
         ensure_ray(self.settings)
-        for job in sorted(self.store.all(), key=lambda j: j.submitted_at):
-            if job.status in ("queued", "running"):
-                if job.status == "running":
-                    log.warning("re-running a job interrupted by a restart", extra={"job": job.id})
-                self.store.save(job.model_copy(update={"status": "queued"}))
-                self._queue.put(job.id)
         self._update_queued()
         self._runner = threading.Thread(target=self._run_forever, name="job-runner", daemon=True)
         self._runner.start()
         self._start_warmup()
 
     def close(self) -> None:
-        """Stop taking jobs; cancel the running one (it runs again at the next start)."""
+        """Stop taking jobs; the running one checkpoints and is queued again for any replica."""
         self._stop.set()
         if self._runner is not None:
             self._runner.join(timeout=self.settings.shutdown_grace_seconds)
+        self.store.pool.close()
 
     def readiness_checks(self) -> dict[str, Any]:
         return {
@@ -187,9 +125,7 @@ class JobService:
         self._predictor_loaded = all(len(column) == 1 for column in outputs.values())
 
     # -- submission --------------------------------------------------------------------------
-    def submit(
-        self, request: JobRequest, release: Release, track: str, caller: str, enqueue: bool = True
-    ) -> Job:
+    def _new_job(self, request: JobRequest, release: Release, track: str, caller: str) -> Job:
         if self.releases.state.kill_switch:
             raise Unavailable(
                 self.releases.safe_fallback,
@@ -199,17 +135,10 @@ class JobService:
         job_id = uuid.uuid4().hex
         source = self.storage.resolve(request.input, "input")
         self.storage.check_input(source)
-        output_value = request.output.replace(JOB_ID_TOKEN, job_id)
-        target = self.storage.resolve(output_value, "output")
+        target = self.storage.resolve(request.output.replace(JOB_ID_TOKEN, job_id), "output")
         self.storage.check_output(target)
-        for other in self.store.all():
-            if other.status in ("queued", "running") and other.output == target.uri:
-                raise Conflict(
-                    f"output={target.uri!r} is the output of job {other.id} ({other.status})",
-                    field="output",
-                )
         name, _ = predictor_of(release)
-        job = Job(
+        return Job(
             id=job_id,
             status="queued",
             input=source.uri,
@@ -222,58 +151,92 @@ class JobService:
             caller=caller,
             submitted_at=_now(),
         )
-        self.store.save(job)
-        if enqueue:
-            self._queue.put(job.id)
+
+    def submit(self, request: JobRequest, release: Release, track: str, caller: str) -> Job:
+        """Record a queued job; the first free replica runs it."""
+        job = self._new_job(request, release, track, caller)
+        self.store.insert(job)
         self._update_queued()
         log.info("job queued", extra={"job": job.id, "release": release.id, "track": track})
         return job
 
     def get(self, job_id: str, caller: str) -> Job:
-        job = self.store.get(job_id)
+        job = self.store.get(job_id) if job_id.isalnum() else None
         if job is None or job.caller != caller:  # other callers' jobs do not exist for you
             raise NotFound(f"job {job_id!r} not found")
         return job
 
     def list(self, caller: str, limit: int) -> list[Job]:
-        return [job for job in self.store.all() if job.caller == caller][:limit]
+        return self.store.list(caller, limit)
+
+    def cancel(self, job_id: str, caller: str) -> Job:
+        """Cancel: a queued job at once, a running one at its runner's next progress check."""
+        self.get(job_id, caller)
+        job = self.store.request_cancel(job_id, caller)
+        log.info("job cancel requested", extra={"job": job_id, "status": job.status})
+        self._update_queued()
+        return job
+
+    def resume(self, job_id: str, caller: str) -> Job:
+        self.get(job_id, caller)
+        job = self.store.resume(job_id, caller)
+        self._update_queued()
+        return job
 
     def run_now(self, request: JobRequest, caller: str) -> Job:
-        """Submit and run in this thread (the CLI and RayJob entrypoint)."""
+        """Run a job in this thread (the CLI and RayJob entrypoint). The same input and output
+        as an unfinished job whose runner died (a killed CLI, a RayJob retry) resumes it."""
         routed = self.releases.route(caller)
         self.storage.prepare()
-        job = self.submit(request, routed.release, routed.track, caller, enqueue=False)
+        target = self.storage.resolve(request.output.replace(JOB_ID_TOKEN, "-"), "output")
+        fixed = JOB_ID_TOKEN not in request.output  # a new job id makes a new output
+        other = self.store.unfinished_for(target.uri) if fixed else None
+        if other is not None:
+            source = self.storage.resolve(request.input, "input")
+            claimed = self.store.claim(self.owner, other.id) if other.input == source.uri else None
+            if claimed is None:
+                raise Conflict(
+                    f"output={target.uri!r} is the output of job {other.id} ({other.status})",
+                    field="output",
+                )
+            log.info("resuming an interrupted job", extra={"job": claimed.id})
+            job = claimed
+        else:
+            job = self._new_job(request, routed.release, routed.track, caller)
+            job = job.model_copy(update={"status": "running"})
+            self.store.insert(job, owner=self.owner)
         ensure_ray(self.settings)
-        self._execute(job.id)
+        self._execute(job)
         return self.store.get(job.id) or job
 
     # -- running -----------------------------------------------------------------------------
     def _run_forever(self) -> None:
         while not self._stop.is_set():
+            job = None
             try:
-                job_id = self._queue.get(timeout=0.2)
-            except queue.Empty:
+                self._update_queued()  # jobs come from every replica and the CLI
+                if not self.releases.state.kill_switch:  # the kill switch holds queued jobs
+                    job = self.store.claim(self.owner)
+            except Exception:
+                log.exception("claiming a job failed")
+            if job is None:
+                self._stop.wait(self.settings.job_poll_seconds)
                 continue
-            while self.releases.state.kill_switch and not self._stop.is_set():
-                time.sleep(0.5)  # the kill switch holds queued jobs; they run once it is off
-            if self._stop.is_set():
-                return
-            self._execute(job_id)
+            self._execute(job)
 
-    def _execute(self, job_id: str) -> None:
-        job = self.store.get(job_id)
-        if job is None or job.status != "queued":
-            return
-        job = job.model_copy(
-            update={"status": "running", "started_at": _now(), "attempts": job.attempts + 1}
-        )
-        self.store.save(job)
+    def _execute(self, job: Job) -> None:
+        """Run a job this process owns (status running) to an end: done, failed, cancelled,
+        or given back (queued) at shutdown."""
+        job = job.model_copy(update={"started_at": _now(), "attempts": job.attempts + 1})
+        self.store.save(job, self.owner)
         self._update_queued()
         started = time.perf_counter()
         source = self.storage.resolve(job.input, "input")
         target = self.storage.resolve(job.output, "output")
         staging = self.storage.staging_for(target, job.id)
+        checkpoint = self.storage.staging_for(target, job.id, "checkpoint")
         counted = {"processed": 0, "failed": 0}
+        lost = threading.Event()
 
         def on_progress(snapshot: dict[str, Any]) -> None:
             nonlocal job
@@ -281,54 +244,123 @@ class JobService:
                 delta = max(0, snapshot[key] - counted[key])
                 self.metrics.rows_processed.labels(outcome).inc(delta)
                 counted[key] = max(counted[key], snapshot[key])
+            elapsed = max(time.perf_counter() - started, 1e-3)
+            done = snapshot["processed"] + snapshot["failed"]
             job = job.model_copy(
                 update={
                     "rows_processed": snapshot["processed"],
                     "rows_failed": snapshot["failed"],
+                    "rows_per_second": round(done / elapsed, 2),
+                    "attempt_rows": done,
                     "error_samples": snapshot["errors"],
                 }
             )
-            self.store.save(job)
+            try:
+                self.store.save(job, self.owner)
+            except JobLost:
+                lost.set()
 
+        def should_stop() -> bool:
+            return self._stop.is_set() or lost.is_set() or self.store.cancel_requested(job.id)
+
+        status: JobStatus
+        with self._heartbeat(job.id, lost):
+            try:
+                spec = self._spec(job, source, staging, checkpoint)
+                skipped = checkpointed_rows(checkpoint)  # written by earlier attempts
+                job = job.model_copy(
+                    update={"rows_total": spec.total_rows, "rows_skipped": skipped}
+                )
+                self.store.save(job, self.owner)
+                run_pipeline(spec, on_progress, should_stop)
+                published = publish(self.storage, staging, target, job.format, self._manifest(job))
+                self.storage.discard(checkpoint)  # published: the job is done for good
+                duplicates = max(0, published.failed - counted["failed"])  # found while publishing
+                self.metrics.rows_processed.labels("failed").inc(duplicates)
+                status = "succeeded"
+                job = job.model_copy(
+                    update={
+                        "files": [f.path for f in published.files],
+                        "dead_letter": [f.path for f in published.dead_letter],
+                        "rows_processed": published.rows,
+                        "rows_failed": published.failed,
+                    }
+                )
+            except (JobCancelled, JobLost):
+                if lost.is_set():
+                    log.warning("job taken over by another runner", extra={"job": job.id})
+                    return
+                if self.store.cancel_requested(job.id):
+                    status = "cancelled"
+                else:  # shutdown: any replica (or the next start) continues it
+                    self._finish(job.model_copy(update={"status": "queued"}), started)
+                    log.info(
+                        "job interrupted; it continues on the next runner", extra={"job": job.id}
+                    )
+                    return
+            except Exception as exc:
+                status = "failed"
+                expected = isinstance(exc, PipelineError | EmptyOutput | Conflict)
+                job = job.model_copy(update={"error": (str(exc) if expected else repr(exc))[:500]})
+                if not expected:
+                    log.exception("job failed", extra={"job": job.id})
+        self._finish(job.model_copy(update={"status": status, "finished_at": _now()}), started)
+
+    @contextmanager
+    def _heartbeat(self, job_id: str, lost: threading.Event) -> Iterator[None]:
+        """Beat the job's heart from a thread while it runs, also while the model loads and
+        the output is published (progress saves alone pause there)."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self.settings.job_stale_seconds / 4):
+                try:
+                    self.store.beat(job_id, self.owner)
+                except JobLost:
+                    lost.set()
+                    return
+                except Exception:
+                    log.warning("job heartbeat failed", extra={"job": job_id}, exc_info=True)
+
+        thread = threading.Thread(target=beat, name="job-heartbeat", daemon=True)
+        thread.start()
         try:
-            self.storage.discard(staging)  # a previous, interrupted attempt
-            spec = self._spec(job, source, staging)
-            result = run_pipeline(spec, on_progress, self._stop.is_set)
-            manifest = {
-                "job_id": job.id,
-                "release": job.release,
-                "model": job.model,
-                "predictor": job.predictor,
-                "format": job.format,
-                "input": job.input,
-                "rows": result.processed,
-                "rows_failed": result.failed,
-                "finished_at": _now(),
-            }
-            files = self.storage.publish(staging, target, manifest)
-            job = job.model_copy(update={"status": "succeeded", "files": files})
-        except JobCancelled:
-            self.storage.discard(staging)
-            self.store.save(job.model_copy(update={"status": "queued"}))
-            log.info("job interrupted; it runs again at the next start", extra={"job": job.id})
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+    def _finish(self, job: Job, started: float) -> None:
+        try:
+            self.store.save(job, self.owner)
+        except JobLost:
+            log.warning("job taken over by another runner", extra={"job": job.id})
             return
-        except Exception as exc:
-            self.storage.discard(staging)
-            message = str(exc) if isinstance(exc, PipelineError | Conflict) else repr(exc)
-            job = job.model_copy(update={"status": "failed", "error": message[:500]})
-            if not isinstance(exc, PipelineError):
-                log.exception("job failed", extra={"job": job.id})
-        job = job.model_copy(update={"finished_at": _now()})
-        self.store.save(job)
-        self.metrics.job_duration.observe(time.perf_counter() - started)
-        self.metrics.jobs.labels(job.status).inc()
+        if job.status != "queued":
+            self.metrics.job_duration.observe(time.perf_counter() - started)
+            self.metrics.jobs.labels(job.status).inc()
         self._update_queued()
         log.info(
             "job finished",
             extra={"job": job.id, "status": job.status, "rows": job.rows_processed},
         )
 
-    def _spec(self, job: Job, source: Any, staging: Any) -> PipelineSpec:
+    def _manifest(self, job: Job) -> dict[str, Any]:
+        return {
+            "job_id": job.id,
+            "release": job.release,
+            "model": job.model,
+            "predictor": job.predictor,
+            "format": job.format,
+            "input": job.input,
+            "rows_total": job.rows_total,
+            "attempts": job.attempts,
+            "finished_at": _now(),
+        }
+
+    def _spec(
+        self, job: Job, source: Location, staging: Location, checkpoint: Location
+    ) -> PipelineSpec:
         if job.release not in self.releases.releases:
             raise PipelineError(f"release {job.release!r} is no longer in releases.yaml")
         release = self.releases.releases[job.release]
@@ -345,10 +377,12 @@ class JobService:
             operation=registered(name).operation,
             batch_size=int(release.config.get("batch_size", settings.batch_size)),
             concurrency=int(release.config.get("concurrency", settings.concurrency)),
+            total_rows=count_rows(source),
+            checkpoint=checkpoint,
             num_gpus=actor_gpus(settings, cluster_gpus()),
-            text_field=settings.text_field,
-            id_field=settings.id_field,
-            max_text_chars=settings.max_text_chars,
+            rules=RowRules(settings.text_field, settings.id_field, settings.max_text_chars),
+            max_bad_ratio=settings.max_bad_ratio,
+            block_rows=settings.block_rows,
             max_error_samples=settings.max_error_samples,
             progress_interval=settings.progress_interval_seconds,
             tracing={
@@ -359,11 +393,14 @@ class JobService:
         )
 
     def _update_queued(self) -> None:
-        unfinished = sum(1 for job in self.store.all() if job.status in ("queued", "running"))
-        self.metrics.queue_depth.set(unfinished)
+        self.metrics.queue_depth.set(self.store.count_unfinished())
 
 
 def build_job_service(
-    settings: Settings, releases: ReleaseManager, metrics: ServiceMetrics
+    settings: Settings, url: str, releases: ReleaseManager, metrics: ServiceMetrics
 ) -> JobService:
-    return JobService(settings, Storage(settings), releases, metrics)
+    """The job service on the database at `url` (its table is created if needed)."""
+    pool = open_pool(url, "batch-jobs", settings.database_pool_size)
+    store = JobStore(pool, settings.service_name, settings.job_stale_seconds)
+    store.create_schema()
+    return JobService(settings, Storage(settings), releases, metrics, store)

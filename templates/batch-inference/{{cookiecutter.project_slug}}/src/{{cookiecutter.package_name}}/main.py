@@ -20,7 +20,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI, platform: Platform) -> AsyncIterator[None]:
-        service = build_job_service(settings, platform.releases, platform.metrics)
+        assert platform.database_url is not None  # attached before the service's lifespan
+        service = build_job_service(
+            settings, platform.database_url, platform.releases, platform.metrics
+        )
         app.state.jobs = service
         app.state.preview = Previewer(platform.metrics, platform.releases)
         platform.readiness.update(service.readiness_checks())

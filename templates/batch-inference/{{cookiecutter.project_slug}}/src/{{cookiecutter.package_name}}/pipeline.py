@@ -1,33 +1,40 @@
-"""The Ray Data pipeline of one job: JSONL in, predictions out, bad rows counted.
+"""The Ray Data pipeline of one job: JSONL lines in, every row out (a prediction or a reason).
 
-    read_text (local or S3) -> parse_lines (tasks: JSON, id, text; bad rows reported)
-      -> PredictBatch (actor pool: the release's predictor, batch_size, num_gpus)
-      -> write_parquet | write_json into a staging location (published by the job service)
+    read_datasource(JsonlLines) (bytes + row_key per line)
+      -> parse_rows (tasks: decode, JSON, id, text; a bad row gets a reason, never an error)
+      -> PredictBatch (actor pool: the release's predictor on the good rows of each batch)
+      -> write_parquet | write_json into a staging location (split and published by the job)
 
 Workers report row counts to a `JobProgress` actor, so the service shows live progress and
-counts bad rows in the same single pass over the input; the same actor carries cancellation.
+stops a job at once when it is cancelled or its bad rows pass `max_bad_ratio`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 import ray
-from ray.data import ActorPoolStrategy
+from ray.data import ActorPoolStrategy, DataContext
+from ray.data.checkpoint import CheckpointConfig
 
 from .platform.tracing import configure_tracing, genai_span
-from .predictors import Predictor, load_predictor, render_inputs
+from .predictors import TRANSIENT_ERRORS, Predictor, load_predictor_at, registered, render_inputs
+from .rows import REASON, ROW_KEY, ROWS_SCHEMA, JsonlLines, RowRules, parse_rows
 from .storage import INPUT_EXTENSIONS, Location
 
 log = logging.getLogger(__name__)
+TASK_RETRIES = 3  # a transient error (connection, timeout) is retried this often per task
+# Reading, parsing and writing are light next to the model: a quarter CPU each, so they keep
+# up beside the predictor actors instead of queueing behind them for a whole CPU.
+LIGHT_CPUS = 0.25
 
 
 class JobCancelled(RuntimeError):
@@ -40,25 +47,35 @@ class PipelineError(RuntimeError):
 
 @ray.remote(num_cpus=0)
 class JobProgress:
-    """Counts rows across workers and carries the cancel flag (one tiny actor per job)."""
+    """Counts rows across workers and carries the stop flag (one tiny actor per job)."""
 
-    def __init__(self, max_samples: int) -> None:
+    def __init__(self, max_samples: int, total: int, max_bad_ratio: float) -> None:
         self.processed = self.failed = 0
         self.samples: list[str] = []
-        self.max_samples = max_samples
+        self.max_samples, self.total, self.max_bad_ratio = max_samples, total, max_bad_ratio
         self.cancelled = False
 
+    def over_ratio(self) -> bool:
+        return self.failed > self.max_bad_ratio * self.total
+
     def report(self, processed: int, failed: int, errors: list[str]) -> bool:
+        """Add counts; False tells the worker to stop (cancelled, or too many bad rows)."""
         self.processed += processed
         self.failed += failed
         self.samples.extend(errors[: max(0, self.max_samples - len(self.samples))])
-        return not self.cancelled
+        return not (self.cancelled or self.over_ratio())
 
     def cancel(self) -> None:
         self.cancelled = True
 
     def snapshot(self) -> dict[str, Any]:
-        return {"processed": self.processed, "failed": self.failed, "errors": list(self.samples)}
+        return {
+            "processed": self.processed,
+            "failed": self.failed,
+            "errors": list(self.samples),
+            "over_ratio": self.over_ratio(),
+            "cancelled": self.cancelled,
+        }
 
 
 @dataclass(frozen=True)
@@ -73,10 +90,12 @@ class PipelineSpec:
     operation: str
     batch_size: int
     concurrency: int
+    total_rows: int
+    checkpoint: Location | None = None  # Ray Data's checkpoint: rows written, by row_key
     num_gpus: float = 0.0
-    text_field: str = "text"
-    id_field: str = "id"
-    max_text_chars: int = 20_000
+    rules: RowRules = field(default_factory=RowRules)
+    max_bad_ratio: float = 1.0
+    block_rows: int = 256
     max_error_samples: int = 5
     progress_interval: float = 0.5
     tracing: Mapping[str, str] = field(default_factory=dict)
@@ -89,47 +108,24 @@ class PipelineResult:
     errors: list[str]
 
 
-def parse_line(line: str, text_field: str, id_field: str, max_chars: int) -> tuple[str, str]:
-    """(id, text) of one JSONL line, or ValueError saying what is wrong with it."""
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"row is not valid JSON ({exc.msg})") from None
-    if not isinstance(record, dict):
-        raise ValueError(f"row is a JSON {type(record).__name__}, not an object")
-    raw_id = record.get(id_field)
-    row = f"row {raw_id!r}" if raw_id is not None else "row"
-    text = record.get(text_field)
-    if not isinstance(text, str) or not text.strip():
-        problem = "is missing" if text is None else "must be a non-empty string"
-        raise ValueError(f"{row}: field {text_field!r} {problem}")
-    if len(text) > max_chars:
-        raise ValueError(f"{row}: field {text_field!r} is over {max_chars} characters")
-    row_id = str(raw_id) if raw_id is not None else hashlib.sha256(text.encode()).hexdigest()[:16]
-    return row_id, text
+def parse_and_report(batch: pa.Table, rules: RowRules, progress: Any) -> pa.Table:
+    """`parse_rows`, then tell the progress actor how many rows were bad (and stop if told)."""
+    parsed = parse_rows(batch, rules)
+    reasons = parsed.column(REASON)
+    failed = len(reasons) - reasons.null_count
+    samples = [r for r in reasons.to_pylist() if r is not None][:5] if failed else []
+    if not ray.get(progress.report.remote(0, failed, samples)):
+        raise JobCancelled("job stopped")
+    return parsed
 
 
-def parse_lines(
-    batch: pa.Table,
-    *,
-    text_field: str,
-    id_field: str,
-    max_chars: int,
-    progress: Any,
-) -> pa.Table:
-    """Keep the rows a predictor can use; report the others (counted, never fatal)."""
-    ids, texts, errors = [], [], []
-    for line in batch.column("text").to_pylist():
-        try:
-            row_id, text = parse_line(line, text_field, id_field, max_chars)
-        except ValueError as exc:
-            errors.append(str(exc))
-            continue
-        ids.append(row_id)
-        texts.append(text)
-    if not ray.get(progress.report.remote(0, len(errors), errors)):
-        raise JobCancelled("job cancelled")
-    return pa.table({"id": pa.array(ids, pa.string()), "text": pa.array(texts, pa.string())})
+def bad_ratio_message(failed: int, total: int, ratio: float, samples: list[str]) -> str:
+    first = f"; first: {samples[0]}" if samples else ""
+    share = 100 * failed / total if total else 100.0
+    return (
+        f"input: {failed} of {total} rows are bad ({share:.1f}%), over "
+        f"MAX_BAD_RATIO={ratio:g}; nothing was published{first}"
+    )
 
 
 class PredictBatch:
@@ -147,7 +143,7 @@ class PredictBatch:
         tracing: Mapping[str, str],
     ) -> None:
         if not ray.get(progress.report.remote(0, 0, [])):
-            raise JobCancelled("job cancelled")
+            raise JobCancelled("job stopped")
         if tracing.get("endpoint"):
             configure_tracing(tracing["service"], tracing["version"], tracing["endpoint"])
         self.name, self.config, self.device = predictor, dict(config), device
@@ -155,19 +151,37 @@ class PredictBatch:
         self._predictor: Predictor | None = None
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        # Loaded on the first batch, not in __init__: a job whose rows are all rejected
-        # never spends minutes loading a model onto a GPU.
-        if self._predictor is None:
-            self._predictor = load_predictor(self.name, self.config, self.device)
-        texts = render_inputs(self.prompt, batch.column("text").to_pylist())
-        with genai_span(self.operation, self.model, **{"batch.rows": batch.num_rows}):
-            outputs = self._predictor.predict(texts)
-        table = batch.select(["id", "text"])
+        good = batch.filter(pc.is_null(batch.column(REASON)))
+        bad = batch.filter(pc.is_valid(batch.column(REASON)))
+        outputs: dict[str, pa.Array] = {}
+        if good.num_rows:
+            # Loaded on first use, not in __init__: an actor that is cancelled or gets no
+            # rows never spends minutes loading a model onto a GPU.
+            if self._predictor is None:
+                self._predictor = load_predictor_at(self.name, self.config, self.device)
+            texts = render_inputs(self.prompt, good.column("text").to_pylist())
+            with genai_span(self.operation, self.model, **{"batch.rows": good.num_rows}):
+                outputs = self._predictor.predict(texts)
+        if not ray.get(self.progress.report.remote(good.num_rows, 0, [])):
+            raise JobCancelled("job stopped")
+        if not outputs:  # a batch of bad rows only: typed null columns from the predictor
+            return _with_nulls(bad, self._output_types())
+        table = good
         for name, column in outputs.items():
             table = table.append_column(name, column)
-        if not ray.get(self.progress.report.remote(batch.num_rows, 0, [])):
-            raise JobCancelled("job cancelled")
-        return table
+        return pa.concat_tables([table, _with_nulls(bad, {n: c.type for n, c in outputs.items()})])
+
+    def _output_types(self) -> dict[str, pa.DataType]:
+        if self._predictor is None:
+            self._predictor = load_predictor_at(self.name, self.config, self.device)
+        probe = self._predictor.predict(render_inputs(self.prompt, ["type probe"]))
+        return {name: column.type for name, column in probe.items()}
+
+
+def _with_nulls(table: pa.Table, types: Mapping[str, pa.DataType]) -> pa.Table:
+    for name, kind in types.items():
+        table = table.append_column(name, pa.nulls(table.num_rows, kind))
+    return table
 
 
 def _root_cause(exc: BaseException) -> BaseException:
@@ -181,37 +195,65 @@ def _root_cause(exc: BaseException) -> BaseException:
     return exc
 
 
-def run_pipeline(
-    spec: PipelineSpec,
-    on_progress: Callable[[dict[str, Any]], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> PipelineResult:
-    """Run one job to completion in the staging location; blocks until done."""
-    progress = JobProgress.remote(spec.max_error_samples)  # type: ignore[attr-defined]
+def checkpoint_config(location: Location) -> CheckpointConfig:
+    """Ray Data's own checkpointing, keyed by `row_key`: the read skips rows whose output was
+    committed (two-phase: a data file whose checkpoint is still pending is deleted and its
+    rows run again), so a restart writes each row exactly once. Kept until the job publishes."""
+    return CheckpointConfig(
+        id_column=ROW_KEY,
+        checkpoint_path=location.path,
+        override_filesystem=location.fs,
+        delete_checkpoint_on_success=False,
+    )
+
+
+def checkpointed_rows(location: Location | None) -> int:
+    """Rows whose output a previous attempt committed (the rows a restart skips)."""
+    if location is None or not location.exists():
+        return 0
+    selector = pafs.FileSelector(location.path, recursive=True)
+    committed = [
+        info.path
+        for info in location.fs.get_file_info(selector)
+        if info.path.endswith(".parquet") and not info.path.endswith(".pending.parquet")
+    ]
+    return sum(pq.ParquetFile(location.fs.open_input_file(p)).metadata.num_rows for p in committed)
+
+
+def build_dataset(spec: PipelineSpec, progress: Any) -> ray.data.Dataset:
+    """read -> parse -> predict, with Ray Data's retries for transient errors."""
+    context = DataContext.get_current()
+    # Ray annotates this as a list of exception instances; it takes classes (retry_exceptions).
+    context.actor_task_retry_on_errors = cast(Any, list(TRANSIENT_ERRORS))
+    context.checkpoint_config = checkpoint_config(spec.checkpoint) if spec.checkpoint else None
     is_folder = spec.input.fs.get_file_info(spec.input.path).type == pafs.FileType.Directory
-    dataset = ray.data.read_text(
+    source = JsonlLines(
         spec.input.path,
+        root=spec.input.path,
+        block_rows=spec.block_rows,
         filesystem=spec.input.fs,
         file_extensions=list(INPUT_EXTENSIONS) if is_folder else None,
-    ).map_batches(
-        parse_lines,
+    )
+    retries = {"max_retries": TASK_RETRIES, "retry_exceptions": list(TRANSIENT_ERRORS)}
+    # Reads retry I/O errors on their own (DataContext.retried_io_errors).
+    dataset = ray.data.read_datasource(source, num_cpus=LIGHT_CPUS).map_batches(
+        parse_and_report,
         batch_format="pyarrow",
-        fn_kwargs={
-            "text_field": spec.text_field,
-            "id_field": spec.id_field,
-            "max_chars": spec.max_text_chars,
-            "progress": progress,
-        },
+        batch_size=None,
+        fn_kwargs={"rules": spec.rules, "progress": progress},
+        udf_modifying_row_count=False,
+        num_cpus=LIGHT_CPUS,
+        **retries,
     )
     predict_options: dict[str, Any] = {"num_gpus": spec.num_gpus} if spec.num_gpus else {}
-    dataset = dataset.map_batches(
+    return dataset.map_batches(
         PredictBatch,
         batch_format="pyarrow",
         batch_size=spec.batch_size,
         compute=ActorPoolStrategy(size=spec.concurrency),
         udf_modifying_row_count=False,
         fn_constructor_kwargs={
-            "predictor": spec.predictor,
+            "predictor": registered(spec.predictor).path,
             "config": dict(spec.predictor_config),
             "device": "cuda" if spec.num_gpus else "cpu",
             "model": spec.model,
@@ -222,6 +264,18 @@ def run_pipeline(
         },
         **predict_options,
     )
+
+
+def run_pipeline(
+    spec: PipelineSpec,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> PipelineResult:
+    """Run one job to completion in the staging location; blocks until done."""
+    progress = JobProgress.remote(  # type: ignore[attr-defined]
+        spec.max_error_samples, spec.total_rows, spec.max_bad_ratio
+    )
+    dataset = build_dataset(spec, progress)
     done = threading.Event()
 
     def poll() -> None:
@@ -235,24 +289,34 @@ def run_pipeline(
     poller.start()
     try:
         with genai_span(spec.operation, spec.model, **{"job.predictor": spec.predictor}):
+            light = {"num_cpus": LIGHT_CPUS}
+            staging = {"filesystem": spec.staging.fs, "ray_remote_args": light}
             if spec.output_format == "parquet":
-                dataset.write_parquet(spec.staging.path, filesystem=spec.staging.fs)
+                dataset.write_parquet(spec.staging.path, **staging)
             else:
-                dataset.write_json(spec.staging.path, filesystem=spec.staging.fs)
+                dataset.write_json(spec.staging.path, **staging)
     except Exception as exc:
+        snapshot = ray.get(progress.snapshot.remote())
+        if snapshot["over_ratio"]:
+            raise PipelineError(
+                bad_ratio_message(
+                    snapshot["failed"], spec.total_rows, spec.max_bad_ratio, snapshot["errors"]
+                )
+            ) from None
         cause = _root_cause(exc)
-        if isinstance(cause, JobCancelled) or "JobCancelled" in str(exc):
+        if snapshot["cancelled"] or isinstance(cause, JobCancelled):
             raise JobCancelled("job cancelled") from None
         message = str(cause).strip().splitlines()[-1] if str(cause).strip() else repr(cause)
         raise PipelineError(f"{type(cause).__name__}: {message}"[:500]) from exc
     finally:
+        DataContext.get_current().checkpoint_config = None
         done.set()
         poller.join()
     snapshot = ray.get(progress.snapshot.remote())
     if on_progress is not None:
         on_progress(snapshot)
     ray.kill(progress)
-    if snapshot["processed"] == 0:
-        reason = "every row was rejected" if snapshot["failed"] else "the input has no rows"
-        raise PipelineError(f"input: {reason}; nothing was written")
     return PipelineResult(snapshot["processed"], snapshot["failed"], snapshot["errors"])
+
+
+__all__ = ["ROWS_SCHEMA", "JobCancelled", "PipelineError", "PipelineSpec", "run_pipeline"]

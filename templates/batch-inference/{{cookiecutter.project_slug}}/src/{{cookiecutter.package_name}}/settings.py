@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field{% if cookiecutter.storage == "s3" %}, SecretStr{% endif %}
+from pydantic import Field, SecretStr
 
 from .platform.config import PlatformSettings
 
@@ -38,19 +38,40 @@ class Settings(PlatformSettings):
     default_output_format: OutputFormat = "{{ cookiecutter.output_format }}"
     text_field: str = Field(default="text", description="Input field holding the text.")
     id_field: str = Field(default="id", description="Input field holding the row id.")
-    max_text_chars: int = Field(default=20_000, ge=1, description="Longer rows are rejected.")
+    max_text_chars: int = Field(
+        default=20_000, ge=1, description="Longer texts go to the dead letters."
+    )
+    max_bad_ratio: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="A job fails (publishing nothing) once more than this share of rows is bad.",
+    )
     max_error_samples: int = Field(default=5, ge=0, le=100)
+    block_rows: int = Field(
+        default=256, ge=1, le=1_000_000, description="Input lines per Ray block (checkpoint unit)."
+    )
 
     # Batch engine. Releases may override batch_size and concurrency per model version.
     ray_address: str | None = Field(
         default=None, description="Join this Ray cluster (KubeRay: 'auto'); unset: local Ray."
     )
     ray_num_cpus: int = Field(default=2, ge=1, description="CPUs of the local Ray instance.")
+    ray_auth_token: SecretStr | None = Field(
+        default=None,
+        description="Ray's token (a Secret in Kubernetes); unset: a random one per process.",
+    )
     batch_size: int = Field(default=32, ge=1, le=65_536)
     concurrency: int = Field(default=1, ge=1, le=256, description="Predictor actors.")
     accelerator: Literal["cpu", "gpu"] = "{{ cookiecutter.accelerator }}"
     gpus_per_actor: float = Field(default=1.0, gt=0, le=8)
     progress_interval_seconds: float = Field(default=0.5, gt=0)
+    job_poll_seconds: float = Field(default=1.0, gt=0, description="Idle runners look this often.")
+    job_stale_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A running job without a heartbeat this long is resumed by another runner.",
+    )
 
 
 @lru_cache

@@ -1,8 +1,8 @@
 """Where job inputs and outputs live: local files under STORAGE_ROOT{% if cookiecutter.storage == "s3" %} and S3 buckets{% endif %}.
 
 Every location is a pyarrow filesystem plus a path, so Ray Data reads and writes it the same
-way in every worker process. Outputs are published atomically: a job writes into a staging
-location and only a finished job's files reach the output, with `_manifest.json` last.
+way in every worker process. A job writes into a staging location; `outputs.publish` moves
+only a finished job's files to the output, with `_manifest.json` last.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pyarrow.fs as pafs
@@ -110,6 +109,30 @@ class Storage:
             self._s3 = pafs.S3FileSystem(**options)
         return self._s3
 
+    def _delete_prefix(self, location: Location) -> None:
+        bucket, _, key = location.path.partition("/")
+        client = self.s3_client()
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
+        for page in pages:
+            doomed = [
+                {"Key": item["Key"]}
+                for item in page.get("Contents", [])
+                if item["Key"] == key or item["Key"].startswith(key + "/")
+            ]
+            if doomed:
+                client.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True})
+        # pyarrow's create_dir (Ray's writes use it) leaves zero-byte "folder" markers for
+        # every parent; S3 needs none, and they show up as empty objects in listings.
+        parts = key.split("/")[:-1]
+        for depth in range(len(parts), 0, -1):
+            marker = "/".join(parts[:depth]) + "/"
+            try:
+                size = client.head_object(Bucket=bucket, Key=marker)["ContentLength"]
+            except client.exceptions.ClientError:
+                continue
+            if size == 0:
+                client.delete_object(Bucket=bucket, Key=marker)
+
     def s3_client(self) -> Any:
         import boto3
 
@@ -159,49 +182,33 @@ class Storage:
 {%- endif %}
 
     # -- atomic publishing -------------------------------------------------------------------
-    def staging_for(self, output: Location, job_id: str) -> Location:
-        """A sibling of the output, so a local publish is one rename on one filesystem."""
-        name = f".staging-{job_id}"
+    def staging_for(self, output: Location, job_id: str, kind: str = "staging") -> Location:
+        """A sibling of the output (`.staging-`, `.checkpoint-`, `.publish-<job>-<name>`), so a
+        local publish is one rename on one filesystem."""
+        name = f".{kind}-{job_id}"
         parent, _, leaf = output.path.rstrip("/").rpartition("/")
         return Location(output.fs, f"{parent}/{name}-{leaf}", f"{output.uri}{name}")
 
     def discard(self, location: Location) -> None:
+        """Delete a file or folder{% if cookiecutter.storage == "s3" %} (on S3 by prefix: pyarrow's delete_dir leaves a
+        zero-byte marker for the parent "folder" behind){% endif %}."""
+{%- if cookiecutter.storage == "s3" %}
+        if isinstance(location.fs, pafs.S3FileSystem):
+            self._delete_prefix(location)
+            return
+{%- endif %}
         info = location.fs.get_file_info(location.path)
         if info.type == pafs.FileType.Directory:
             location.fs.delete_dir(location.path)
         elif info.type == pafs.FileType.File:
             location.fs.delete_file(location.path)
 
-    def publish(self, staging: Location, output: Location, manifest: dict[str, Any]) -> list[str]:
-        """Move a finished job's files to the output; the manifest is written last.
 
-        Local: one directory rename (atomic). S3 has no rename: objects are copied, the
-        manifest last, so readers that wait for `_manifest.json` never see a partial output.
-        """
-        self.check_output(output)
-        selector = pafs.FileSelector(staging.path, recursive=True)
-        files = sorted(
-            info.path[len(staging.path) + 1 :]
-            for info in staging.fs.get_file_info(selector)
-            if info.type == pafs.FileType.File
-        )
-        body = json.dumps({**manifest, "files": files}, indent=2, sort_keys=True).encode()
-        if isinstance(output.fs, pafs.LocalFileSystem):
-            with staging.fs.open_output_stream(staging.child(MANIFEST).path) as stream:
-                stream.write(body)
-            Path(output.path).parent.mkdir(parents=True, exist_ok=True)
-            os.rename(staging.path, output.path)
-        else:
-            for name in files:
-                output.fs.copy_file(staging.child(name).path, output.child(name).path)
-            with output.fs.open_output_stream(output.child(MANIFEST).path) as stream:
-                stream.write(body)
-            self.discard(staging)
-        log.info("output published", extra={"output": output.uri, "files": len(files)})
-        return files
-
-
-def read_manifest(location: Location) -> dict[str, Any]:
-    with location.fs.open_input_stream(location.child(MANIFEST).path) as stream:
-        manifest: dict[str, Any] = json.loads(stream.read())
+def read_manifest(location: Location) -> dict[str, Any] | None:
+    """The output's `_manifest.json`, or None while it has none (not published yet)."""
+    try:
+        with location.fs.open_input_stream(location.child(MANIFEST).path) as stream:
+            manifest: dict[str, Any] = json.loads(stream.read())
+    except FileNotFoundError:
+        return None
     return manifest

@@ -19,6 +19,19 @@ import pyarrow as pa
 TEXT_SLOT = "{text}"
 
 
+class TransientPredictError(RuntimeError):
+    """Raise it from `predict` for a failure worth retrying (an endpoint's 503, a timeout):
+    Ray Data retries the batch instead of failing the job."""
+
+
+# Errors Ray Data retries (tasks: `retry_exceptions`; actors: `actor_task_retry_on_errors`).
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    TransientPredictError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
 @dataclass(frozen=True)
 class Registered:
     """An import path, so a process imports only the predictor it runs (torch is heavy), and
@@ -79,6 +92,14 @@ def render_inputs(prompt: str, texts: Sequence[str]) -> list[str]:
 
 def load_predictor(name: str, config: Mapping[str, Any], device: str = "cpu") -> Predictor:
     return predictor_class(name)(config, device)
+
+
+def load_predictor_at(path: str, config: Mapping[str, Any], device: str = "cpu") -> Predictor:
+    """Build the predictor at `module:Class`: the driver resolves the name, so workers import
+    exactly the class the driver checked."""
+    module, _, attribute = path.partition(":")
+    cls: type[Predictor] = getattr(importlib.import_module(module), attribute)
+    return cls(config, device)
 
 
 @lru_cache(maxsize=4)

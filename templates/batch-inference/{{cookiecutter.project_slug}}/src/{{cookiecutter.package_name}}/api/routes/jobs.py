@@ -1,4 +1,4 @@
-"""Job routes: submit, status, list. Thin: the job service checks, records and runs."""
+"""Job routes: submit, status, list, cancel, resume. Thin: the job service does the work."""
 
 from __future__ import annotations
 
@@ -42,3 +42,16 @@ def list_jobs(
 ) -> list[Job]:
     """The caller's jobs, newest first."""
     return jobs.list(ctx.caller.id, limit)
+
+
+@router.delete("/{job_id}", status_code=202, response_model=Job)
+def cancel_job(job_id: str, ctx: RequestContextDep, jobs: JobServiceDep) -> Job:
+    """Cancel a job: a queued one at once, a running one within seconds (its checkpoint is
+    kept: `POST /v1/jobs/{id}/resume` continues it). 409 once it has finished."""
+    return jobs.cancel(job_id, ctx.caller.id)
+
+
+@router.post("/{job_id}/resume", status_code=202, response_model=Job)
+def resume_job(job_id: str, ctx: RequestContextDep, jobs: JobServiceDep) -> Job:
+    """Queue a cancelled or failed job again; it skips the rows it already wrote."""
+    return jobs.resume(job_id, ctx.caller.id)
