@@ -7,10 +7,9 @@ import asyncio
 import hashlib
 import json
 import logging
-import queue
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +32,7 @@ from .platform.security import Caller
 from .platform.state import SharedState
 from .retrieval import RetrievalRequest, Retrieved, Retriever
 from .settings import Settings
-from .store import DocumentWrite, Hit, Store
+from .store import DocumentWrite, Hit, RetrievalRecord, Store
 
 log = logging.getLogger(__name__)
 DEFAULT_REFUSAL = "I don't know: none of the documents available to you answers that question."
@@ -51,6 +50,7 @@ class Question:
     filters: dict[str, str] | None = None
     caller: Caller | None = None
     fallback_text: str | None = None  # kill switch on: answer this, skip the model path
+    route: str = "query"
 
 
 @dataclass
@@ -123,26 +123,28 @@ class RagService:
     ) -> IngestReport:
         """Parse, chunk, embed in large batches and write each batch in one transaction with
         a savepoint per document (each document lands whole or not at all); a writer thread
-        screens and writes one batch while the next is embedded."""
+        screens and writes one batch while the next is embedded, and its errors reach the
+        caller (a failed write never leaves `ingest` waiting)."""
         report = IngestReport()
-        writes: queue.Queue[list[tuple[_Pending, Any]] | None] = queue.Queue(maxsize=2)
-        writer = threading.Thread(target=self._write_loop, args=(tenant, writes, report, progress))
-        writer.start()
-        batch: list[_Pending] = []
-        try:
+        # One write in flight while the next batch is embedded; its error (any error) is
+        # raised here, in the caller's thread, when the next batch waits for it.
+        with ThreadPoolExecutor(1, thread_name_prefix="ingest-writer") as writer:
+            writing: Future[None] | None = None
+            batch: list[_Pending] = []
             for item in documents:
                 pending = self._prepare(tenant, item, report, progress)
                 if pending is None:
                     continue
                 batch.append(pending)
                 if sum(len(p.chunks) for p in batch) >= batch_chunks:
-                    self._embed_and_queue(batch, writes)
+                    writing = self._embed_and_write(
+                        batch, writing, writer, tenant, report, progress
+                    )
                     batch = []
             if batch:
-                self._embed_and_queue(batch, writes)
-        finally:
-            writes.put(None)
-            writer.join()
+                writing = self._embed_and_write(batch, writing, writer, tenant, report, progress)
+            if writing is not None:
+                writing.result()
         if report.ingested or report.replaced:
             self.cache.invalidate_tenant(tenant)
         for outcome in ("ingested", "replaced", "unchanged", "skipped"):
@@ -187,26 +189,36 @@ class RagService:
         )
         return digest.hexdigest()
 
-    def _embed_and_queue(self, batch: list[_Pending], writes: queue.Queue[Any]) -> None:
+    def _embed_and_write(
+        self,
+        batch: list[_Pending],
+        writing: Future[None] | None,
+        writer: ThreadPoolExecutor,
+        tenant: str,
+        report: IngestReport,
+        progress: Progress | None,
+    ) -> Future[None]:
+        """Embed this batch, wait for the previous write (raising its error), queue this one."""
         texts = [chunk.text for pending in batch for chunk in pending.chunks]
         vectors = self.embedder.embed_documents(texts)
         offset, embedded = 0, []
         for pending in batch:
             embedded.append((pending, vectors[offset : offset + len(pending.chunks)]))
             offset += len(pending.chunks)
-        writes.put(embedded)
+        if writing is not None:
+            writing.result()
+        return writer.submit(self._write_batch, tenant, embedded, report, progress)
 
-    def _write_loop(
+    def _write_batch(
         self,
         tenant: str,
-        writes: queue.Queue[list[tuple[_Pending, Any]] | None],
+        batch: list[tuple[_Pending, Any]],
         report: IngestReport,
         progress: Progress | None,
     ) -> None:
-        while (batch := writes.get()) is not None:
-            self._write(tenant, batch, report)
-            for pending, _ in batch:
-                self._done(pending.document.source, progress)
+        self._write(tenant, batch, report)
+        for pending, _ in batch:
+            self._done(pending.document.source, progress)
 
     def _write(self, tenant: str, batch: list[tuple[_Pending, Any]], report: IngestReport) -> None:
         """Screen the chunks once, here, and store the verdicts with them (retrieval reads
@@ -248,8 +260,9 @@ class RagService:
         return self.store.list_documents(tenant)
 
     # -- questions ---------------------------------------------------------------------------
-    def check_question(self, question: str, caller: Caller | None, tenant: str) -> str:
-        """Refuse bad input before any model work: size, tenant claim, injection screening."""
+    def check_question(self, question: str) -> str:
+        """Refuse bad input before any model work: size and injection screening (the tenant
+        was authorized against the caller's credential before: `access.authorize`)."""
         question = question.strip()
         limit = self.settings.max_question_chars
         if not question:
@@ -259,8 +272,6 @@ class RagService:
                 f"question: {len(question)} characters is over the limit of {limit}",
                 field="question",
             )
-        if caller is not None:  # identity decides access: the key's or token's tenants
-            caller.require_tenant(tenant)
         verdict = screen(question)
         if verdict.flagged:
             self.flagged_questions.labels(verdict.category).inc()
@@ -273,7 +284,7 @@ class RagService:
     def _before_retrieval(self, question: Question, cache: bool) -> _Prepared:
         """Check the question; answer it at once under the kill switch or from the cache.
         Errors surface here, as plain 4xx, before any answer starts."""
-        text = self.check_question(question.text, question.caller, question.tenant)
+        text = self.check_question(question.text)
         release = question.release
         if question.fallback_text is not None:
             return _Prepared(text, result=self._refusal(release, question.fallback_text))
@@ -326,8 +337,10 @@ class RagService:
         text = redact_pii(text) if self.settings.redact_pii else text
         self.answers_total.labels("answered").inc()
         citations = [citation.as_dict() for citation in answer.citations]
-        for citation in citations:
-            citation["snippet"] = REDACT.secret_values(citation["snippet"])
+        for citation in citations:  # snippet, title, heading quote the document too
+            for name in ("snippet", "title", "heading"):
+                quoted = REDACT.secret_values(citation[name])
+                citation[name] = redact_pii(quoted) if self.settings.redact_pii else quoted
         return {
             "answer": text,
             "citations": citations,
@@ -361,13 +374,39 @@ class RagService:
 
     def query(self, question: Question) -> dict[str, Any]:
         """Answer from the tenant's documents, or say it does not know."""
-        return self._answer(question, self._prepare_question(question, cache=True))
+        prepared = self._prepare_question(question, cache=True)
+        if (record := self._record(question, prepared)) is not None:
+            self.store.record_retrieval(record)
+        return self._answer(question, prepared)
+
+    @staticmethod
+    def _record(question: Question, prepared: _Prepared) -> RetrievalRecord | None:
+        """What this answer read of the tenant's documents (None under the kill switch,
+        which reads nothing): the retrieved chunks, or a cached answer's citations."""
+        if question.fallback_text is not None:
+            return None
+        if prepared.hits or prepared.result is None:
+            pairs = [(hit.source, hit.chunk_id) for hit in prepared.hits]
+        else:
+            pairs = [(c["document"], c["chunk_id"]) for c in prepared.result["citations"]]
+        return RetrievalRecord(
+            tenant=question.tenant,
+            caller=question.caller.id if question.caller else "cli",
+            release=question.release.id,
+            route=question.route,
+            question_sha256=hashlib.sha256(prepared.text.encode()).hexdigest(),
+            sources=list(dict.fromkeys(source for source, _ in pairs)),
+            chunk_ids=[chunk_id for _, chunk_id in pairs],
+            cached=bool(prepared.result and prepared.result.get("cached")),
+        )
 
     async def aquery(self, question: Question) -> dict[str, Any]:
         """`query` for the event loop: the embedding (model thread) and the search (asyncio
         pool) are awaited, and no worker thread is held; only a generator that calls a
         remote model runs on one."""
         prepared = await self._aprepare_question(question, cache=True)
+        if (record := self._record(question, prepared)) is not None:
+            await self.store.arecord_retrieval(record)
         if prepared.result is None and self.generator.blocking:
             return await asyncio.to_thread(self._answer, question, prepared)
         return self._answer(question, prepared)
@@ -385,6 +424,8 @@ class RagService:
         """Prepare now (so errors are plain 4xx), then return server-sent events: `token`
         pieces, `citations`, and `done` with the answer's metadata."""
         prepared = self._prepare_question(question, cache=False)
+        if (record := self._record(question, prepared)) is not None:
+            self.store.record_retrieval(record)
 
         def events() -> Iterator[str]:
             result = prepared.result

@@ -15,7 +15,9 @@ MAX_TOP_K = 20
 class QueryRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     question: str = Field(min_length=1, description="Up to MAX_QUESTION_CHARS characters.")
-    tenant: str = Field(pattern=TENANT)
+    tenant: str | None = Field(
+        default=None, pattern=TENANT, description="Default: the credential's only tenant."
+    )
     top_k: int | None = Field(default=None, ge=1, le=MAX_TOP_K, description="Default: release.")
     filters: dict[str, str] = Field(
         default_factory=dict, description=f"Exact match on chunk metadata: {', '.join(FILTER_KEYS)}"
@@ -35,8 +37,8 @@ class DocumentIn(BaseModel):
     source: str = Field(
         min_length=1,
         max_length=1024,
-        pattern=r"^[^\x00-\x1f\x7f]+$",
-        description="Identifies it in the tenant: no control characters (NUL, newlines).",
+        description="Identifies it in the tenant. A source holding a control character (NUL,"
+        " newline) is skipped with its reason; the batch's other documents are stored.",
     )
     text: str | None = Field(default=None, description="Text, Markdown or HTML content.")
     content_base64: str | None = Field(default=None, description="Any supported file, base64.")
@@ -59,7 +61,9 @@ class DocumentIn(BaseModel):
 
 class IngestRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    tenant: str = Field(pattern=TENANT)
+    tenant: str | None = Field(
+        default=None, pattern=TENANT, description="Default: the credential's only tenant."
+    )
     documents: list[DocumentIn] = Field(default_factory=list, max_length=500)
     s3_uri: str | None = Field(default=None, pattern=r"^s3://[a-z0-9.-]{3,63}(/.*)?$")
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from ..deps import QuestionDep, ServiceDep
+from ..deps import STRICT_INPUT, QuestionDep, ServiceDep
 
-router = APIRouter(prefix="/v1/query", tags=["query"])
+router = APIRouter(prefix="/v1/query", tags=["query"], dependencies=STRICT_INPUT)
 
 
 @router.post("")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from ..deps import QuestionDep, ServiceDep
+from ..deps import STRICT_INPUT, QuestionDep, ServiceDep
 
-router = APIRouter(prefix="/v1/query", tags=["query"])
+router = APIRouter(prefix="/v1/query", tags=["query"], dependencies=STRICT_INPUT)
 
 
 @router.post("/stream")
