@@ -238,13 +238,13 @@ def test_a_control_character_in_a_source_is_skipped_naming_it_and_the_batch_is_s
 def test_a_writer_thread_error_reaches_the_caller_as_its_problem(
     client, auth_headers, tenant, monkeypatch
 ):
-    from {{ cookiecutter.package_name }} import service as service_module
+    from {{ cookiecutter.package_name }} import ingestion as ingestion_module
     from {{ cookiecutter.package_name }}.platform.errors import Unavailable
 
     def broken(text: str) -> str:
         raise Unavailable("injection screening is unavailable: rules failed to load")
 
-    monkeypatch.setattr(service_module, "screening", broken)  # runs on the writer thread
+    monkeypatch.setattr(ingestion_module, "screening", broken)  # runs on the writer thread
     docs = {f"d{i}.md": f"Document number {i} about the rotation." for i in range(3)}
     body = {"tenant": tenant, "documents": [{"source": s, "text": t} for s, t in docs.items()]}
     response = client.post("/v1/documents", json=body, headers=auth_headers)

@@ -220,7 +220,7 @@ def build_embedder(settings: Settings) -> Embedder:
         local.run(apply_thread_budget, thread_budget(settings.model_threads))  # on its thread
         return local
     if settings.embeddings == "openai-compatible":
-        langchain_openai = _require("langchain_openai", "langchain-openai")
+        langchain_openai = require_package("langchain_openai", "langchain-openai")
         client = langchain_openai.OpenAIEmbeddings(
             model=model,
             base_url=settings.openai_base_url,
@@ -230,7 +230,7 @@ def build_embedder(settings: Settings) -> Embedder:
             max_retries=2,
         )
         return LangChainEmbedder(client, model, dimension)
-    langchain_aws = _require("langchain_aws", "langchain-aws")
+    langchain_aws = require_package("langchain_aws", "langchain-aws")
     client = langchain_aws.BedrockEmbeddings(
         model_id=model, client=bedrock_runtime_client(settings), normalize=True
     )
@@ -253,7 +253,7 @@ def bedrock_runtime_client(settings: Settings) -> Any:
     )
 
 
-def _require(module: str, package: str) -> Any:
+def require_package(module: str, package: str) -> Any:
     import importlib
 
     try:

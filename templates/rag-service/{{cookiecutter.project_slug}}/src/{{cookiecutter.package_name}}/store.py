@@ -73,8 +73,14 @@ class Store:
             "open": False,
         }
         self.pool = ConnectionPool(url, configure=self._configure, name="rag-store", **options)
-        self.apool = AsyncConnectionPool(
-            url, configure=self._aconfigure, name="rag-store-async", **options
+        self._options = options
+        self.apool = self._new_apool()
+
+    def _new_apool(self) -> AsyncConnectionPool[Any]:
+        """An asyncio pool belongs to the event loop that opens it and cannot be reopened:
+        each `aopen` after an `aclose` (a CLI or evaluation run) gets a fresh one."""
+        return AsyncConnectionPool(
+            self.url, configure=self._aconfigure, name="rag-store-async", **self._options
         )
 
     @staticmethod
@@ -106,6 +112,7 @@ class Store:
 
     async def aclose(self) -> None:
         await self.apool.close()
+        self.apool = self._new_apool()
 
     def ping(self) -> bool:
         with self.pool.connection(timeout=5) as conn:
@@ -285,10 +292,6 @@ class Store:
         """One row per answer drawn from the tenant's documents (on the asyncio pool)."""
         async with self.apool.connection() as conn:
             await conn.execute(_RECORD_SQL, record.row())
-
-    def record_retrieval(self, record: RetrievalRecord) -> None:
-        with self.pool.connection() as conn:
-            conn.execute(_RECORD_SQL, record.row())
 
     def list_retrievals(self, tenant: str, limit: int) -> list[dict[str, Any]]:
         with self.pool.connection() as conn:

@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from ..access import authorize
+from ..answering import Question
 from ..platform.context import RequestContextDep
 from ..platform.errors import BadRequest
-from ..service import Question, RagService
+from ..service import RagService
 from .models import QueryRequest
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -72,3 +73,77 @@ class IngestRequest(BaseModel):
         if bool(self.documents) == bool(self.s3_uri):
             raise ValueError("give either documents or s3_uri")
         return self
+
+
+# -- responses: every route declares its 200 body, so the OpenAPI document describes it ------
+class CitationOut(BaseModel):
+    index: int = Field(description="The [n] marker in the answer.")
+    document: str
+    title: str
+    chunk: int = Field(description="Position of the chunk in its document.")
+    chunk_id: int
+    score: float = Field(description="Cosine similarity of the chunk to the question.")
+    snippet: str
+    heading: str = ""
+
+
+class AnswerOut(BaseModel):
+    answer: str
+    citations: list[CitationOut]
+    refused: bool = Field(description="No document answers the question: said so, not guessed.")
+    fallback: bool = Field(description="The kill switch is on: the safe fallback answer.")
+    mode: str
+    label: str = Field(description="How the answer was made (e.g. extractive), for the user.")
+    model: str
+    release: str
+    flagged_chunks: int = Field(description="Retrieved chunks dropped by injection screening.")
+    cached: bool
+
+
+class SkippedOut(BaseModel):
+    source: str
+    reason: str
+
+
+class IngestOut(BaseModel):
+    tenant: str
+    ingested: list[str]
+    replaced: list[str]
+    unchanged: list[str]
+    skipped: list[SkippedOut]
+    chunks: int = Field(description="Chunks written.")
+
+
+class DocumentOut(BaseModel):
+    source: str
+    title: str
+    content_type: str
+    chunk_count: int
+    content_hash: str
+    ingested_at: datetime
+
+
+class DocumentsOut(BaseModel):
+    tenant: str
+    documents: list[DocumentOut]
+
+
+class DeletedOut(BaseModel):
+    tenant: str
+    deleted: str
+
+
+class RetrievalOut(BaseModel):
+    caller: str = Field(description="Who asked: key:<digest prefix> or sub:<JWT subject>.")
+    at: datetime
+    release: str
+    route: str
+    question_sha256: str
+    sources: list[str]
+    chunk_ids: list[int]
+    cached: bool
+
+
+class RetrievalsOut(BaseModel):
+    tenant: str
+    retrievals: list[RetrievalOut]

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Query
 from ...access import authorize
 from ...ingest import RawDocument, iter_location, require_s3_prefix
 from ...platform.context import RequestContextDep
+from ...platform.errors import problem_responses
 from ..deps import STRICT_INPUT, ServiceDep
-from ..models import TENANT, IngestRequest
+from ..models import TENANT, DeletedOut, DocumentsOut, IngestOut, IngestRequest, RetrievalsOut
 
 router = APIRouter(prefix="/v1", tags=["documents"], dependencies=STRICT_INPUT)
 TenantQuery = Annotated[
@@ -18,7 +19,7 @@ TenantQuery = Annotated[
 ]
 
 
-@router.post("/documents")
+@router.post("/documents", response_model=IngestOut, responses=problem_responses(400, 502))
 def ingest_documents(body: IngestRequest, service: ServiceDep, ctx: RequestContextDep) -> Any:
     """Add or replace documents; unchanged ones are skipped. Returns the ingestion report."""
     tenant = authorize(ctx.caller, body.tenant, "writer")
@@ -30,16 +31,16 @@ def ingest_documents(body: IngestRequest, service: ServiceDep, ctx: RequestConte
         )
     else:
         found = (RawDocument(d.source, d.data(), d.content_type) for d in body.documents)
-    return {"tenant": tenant, **service.ingest(tenant, found).as_dict()}
+    return {"tenant": tenant, **service.ingestion.ingest(tenant, found).as_dict()}
 
 
-@router.get("/documents")
+@router.get("/documents", response_model=DocumentsOut, responses=problem_responses(400))
 def list_documents(service: ServiceDep, ctx: RequestContextDep, tenant: TenantQuery = None) -> Any:
     tenant = authorize(ctx.caller, tenant, "reader")
-    return {"tenant": tenant, "documents": service.list_documents(tenant)}
+    return {"tenant": tenant, "documents": service.ingestion.list_documents(tenant)}
 
 
-@router.delete("/documents")
+@router.delete("/documents", response_model=DeletedOut, responses=problem_responses(400, 404))
 def delete_document(
     source: Annotated[str, Query(min_length=1)],
     service: ServiceDep,
@@ -48,11 +49,11 @@ def delete_document(
 ) -> Any:
     """Remove a document and all its chunks; cached answers of the tenant are dropped."""
     tenant = authorize(ctx.caller, tenant, "writer")
-    service.delete_document(tenant, source)
+    service.ingestion.delete_document(tenant, source)
     return {"tenant": tenant, "deleted": source}
 
 
-@router.get("/retrievals")
+@router.get("/retrievals", response_model=RetrievalsOut, responses=problem_responses(400))
 def list_retrievals(
     service: ServiceDep,
     ctx: RequestContextDep,
