@@ -145,7 +145,7 @@ def measure_ingestion(service: Any, rng: random.Random, rounds: int = 5) -> dict
 
     def pipeline(n: int) -> float:
         started = time.perf_counter()
-        report = service.ingest(f"bench-ingest-{n}", docs)
+        report = service.ingestion.ingest(f"bench-ingest-{n}", docs)
         elapsed = time.perf_counter() - started
         assert report.chunks == len(texts), report.counts()
         return elapsed

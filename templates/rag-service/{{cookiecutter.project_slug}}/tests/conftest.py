@@ -116,7 +116,7 @@ def bearer(signing_key: rsa.RSAPrivateKey, subject: str = "tester", **claims: An
 def auth_headers(settings: Settings, signing_key: rsa.RSAPrivateKey) -> dict[str, str]:
     """Overrides platform_fixtures' API-key headers: with auth=jwt, a signed bearer token."""
     if settings.auth_mode == "jwt":
-        return {"Authorization": bearer(signing_key, tenants=["*"])}  # a token for every tenant
+        return {"Authorization": bearer(signing_key, tenants=["*"], roles=["admin"])}  # operator
     return {"X-API-Key": "dev-api-key"}
 
 

@@ -118,10 +118,13 @@ def test_answers_are_redacted_when_enabled(database_url, stub, tmp_path, auth_he
             tenant,
             **{"contacts.txt": "The on-call phone number is +1 415 555 0142 for emergencies."},
         )
-        body = client.post("/v1/query", json={"tenant": tenant,
-                           "question": "What is the on-call phone number?"},
-                           headers=auth_headers).json()  # fmt: skip
-    assert "555 0142" not in body["answer"] and "[REDACTED_PHONE]" in body["answer"]
+        question = {"tenant": tenant, "question": "What is the on-call phone number?"}
+        body = client.post("/v1/query", json=question, headers=auth_headers).json()
+{%- if cookiecutter.streaming == "y" %}
+        streamed = client.post("/v1/query/stream", json=question, headers=auth_headers).text
+        assert "555 0142" not in streamed and "[REDACTED_PHONE]" in streamed
+{%- endif %}
+    assert "555 0142" not in json.dumps(body) and "[REDACTED_PHONE]" in body["answer"]
 
 
 def test_a_document_quoting_the_services_own_key_is_answered_without_it(

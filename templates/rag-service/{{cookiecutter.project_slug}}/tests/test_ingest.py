@@ -18,8 +18,15 @@ from moto import mock_aws
 
 from {{ cookiecutter.package_name }}.chunking import Chunk
 from {{ cookiecutter.package_name }}.cli import main
-from {{ cookiecutter.package_name }}.ingest import RawDocument, SkipDocument, iter_location, parse
+from {{ cookiecutter.package_name }}.ingest import (
+    RawDocument,
+    SkipDocument,
+    iter_location,
+    parse,
+    require_s3_prefix,
+)
 from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.platform.errors import Forbidden
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.store import DocumentWrite
 
@@ -205,21 +212,47 @@ def test_a_body_limit_below_the_document_limit_is_refused_naming_both():
         Settings(max_body_bytes=1_048_576, max_document_bytes=20_000_000)
 
 
-def test_a_control_character_in_a_source_is_a_422_and_nothing_is_stored(
+def test_a_control_character_in_a_source_is_skipped_naming_it_and_the_batch_is_stored(
     client, auth_headers, tenant
 ):
     body = {"tenant": tenant, "documents": [
         {"source": "good.md", "text": "A valid document."},
         {"source": "bad\u0000name.md", "text": "Its name holds a NUL."},
+        {"source": "nul-inside.md", "text": "Text with a NUL\u0000 byte."},
     ]}  # fmt: skip
     response = client.post("/v1/documents", json=body, headers=auth_headers)
-    assert response.status_code == 422 and response.json()["errors"][0]["field"] == (
-        "documents.1.source"
-    )
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["ingested"] == ["good.md"]
+    refused = "source: control character U+0000 at position 3 is not allowed in a source name"
+    assert report["skipped"] == [
+        {"source": "bad\u0000name.md", "reason": refused},
+        {"source": "nul-inside.md", "reason": "binary content: not a text document"},
+    ]
     listed = client.get(f"/v1/documents?tenant={tenant}", headers=auth_headers).json()
-    assert listed["documents"] == []  # refused whole: resend after fixing the name
+    assert [doc["source"] for doc in listed["documents"]] == ["good.md"]
     again = client.get("/healthz")  # the connection and the service are fine
     assert again.status_code == 200
+
+
+def test_a_writer_thread_error_reaches_the_caller_as_its_problem(
+    client, auth_headers, tenant, monkeypatch
+):
+    from {{ cookiecutter.package_name }} import ingestion as ingestion_module
+    from {{ cookiecutter.package_name }}.platform.errors import Unavailable
+
+    def broken(text: str) -> str:
+        raise Unavailable("injection screening is unavailable: rules failed to load")
+
+    monkeypatch.setattr(ingestion_module, "screening", broken)  # runs on the writer thread
+    docs = {f"d{i}.md": f"Document number {i} about the rotation." for i in range(3)}
+    body = {"tenant": tenant, "documents": [{"source": s, "text": t} for s, t in docs.items()]}
+    response = client.post("/v1/documents", json=body, headers=auth_headers)
+    assert response.status_code == 503, response.text
+    assert response.json()["detail"] == "injection screening is unavailable: rules failed to load"
+    assert response.headers["content-type"] == "application/problem+json"
+    listed = client.get(f"/v1/documents?tenant={tenant}", headers=auth_headers).json()
+    assert listed["documents"] == []  # nothing half-written
 
 
 def test_an_s3_prefix_without_credentials_is_a_502_naming_the_uri(
@@ -231,7 +264,10 @@ def test_an_s3_prefix_without_credentials_is_a_502_naming_the_uri(
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # never ask beyond this machine
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # no credentials cached by other tests
-    local = settings.model_copy(update={"aws_endpoint_url": "http://127.0.0.1:9"})  # closed
+    local = settings.model_copy(update={
+        "aws_endpoint_url": "http://127.0.0.1:9",  # closed
+        "s3_allowed_prefixes": {tenant: ["s3://docs-bucket/kb/"]},
+    })  # fmt: skip
     with TestClient(create_app(local)) as client:
         body = {"tenant": tenant, "s3_uri": "s3://docs-bucket/kb/"}
         response = client.post("/v1/documents", json=body, headers=auth_headers)
@@ -239,3 +275,22 @@ def test_an_s3_prefix_without_credentials_is_a_502_naming_the_uri(
     assert response.json()["detail"].startswith(
         "s3_uri='s3://docs-bucket/kb/' could not be read: NoCredentialsError"
     )
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["s3://docs-bucket/other/", "s3://docs-bucket/kb-evil/", "s3://docs-bucket", "s3://bucket/kb/"],
+)
+def test_an_s3_uri_outside_the_tenants_prefixes_is_a_403_before_any_read(uri, tenant):
+    allowed = {tenant: ["s3://docs-bucket/kb"], "other": ["s3://docs-bucket/other/"]}
+    with pytest.raises(Forbidden, match=f"s3_uri={uri!r} is outside the S3 prefixes tenant="):
+        require_s3_prefix(uri, tenant, allowed)
+    require_s3_prefix("s3://docs-bucket/kb/a.md", tenant, allowed)  # inside: no error
+    require_s3_prefix("s3://docs-bucket/kb", tenant, allowed)
+
+
+def test_the_api_refuses_an_s3_prefix_not_configured_for_the_tenant(client, auth_headers, tenant):
+    body = {"tenant": tenant, "s3_uri": "s3://docs-bucket/kb/"}
+    response = client.post("/v1/documents", json=body, headers=auth_headers)
+    assert response.status_code == 403, response.text
+    assert "none configured; see S3_ALLOWED_PREFIXES" in response.json()["detail"]

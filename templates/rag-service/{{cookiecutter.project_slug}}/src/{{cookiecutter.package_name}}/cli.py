@@ -61,7 +61,7 @@ def ingest(location: str, tenant: str) -> None:
                 settings.aws_endpoint_url,
             )  # fmt: skip
             with tqdm(total=total, unit="doc", file=sys.stderr, desc="ingesting") as bar:
-                report = rag.ingest(tenant, found, progress=lambda _: bar.update(1))
+                report = rag.ingestion.ingest(tenant, found, progress=lambda _: bar.update(1))
     except ServiceError as exc:
         raise click.ClickException(exc.detail) from None
     click.echo(json.dumps(report.as_dict(), indent=2))
@@ -96,11 +96,22 @@ def evaluate(eval_dir: Path, report_path: Path | None, configured: bool) -> None
         report = run_offline_eval(settings, eval_dir, configured)
     except ServiceError as exc:
         raise click.ClickException(exc.detail) from None
+    from .evaluation import changes
+
     target = report_path or eval_dir / "report.json"
+    previous = json.loads(target.read_text(encoding="utf-8")) if target.is_file() else None
+    report["changes"] = changes(previous, report)  # what this release changed, for its PR
     target.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     for name, figure in report["figures"].items():
         verdict = "ok" if name not in report["failures"] else "BELOW THRESHOLD"
         click.echo(f"{name:24} {figure:.3f}  (min {report['thresholds'][name]})  {verdict}")
+    for name, delta in report["changes"].get("figures", {}).items():
+        click.echo(f"changed: {name} {delta:+.3f} since {report['changes']['from_release']}")
+    calibrated = report["calibration"]
+    click.echo(
+        f"calibrated refusal threshold for {calibrated['model']}: min_score"
+        f" {calibrated['min_score']} (balanced accuracy {calibrated['balanced_accuracy']})"
+    )
     if report["failures"]:
         raise click.ClickException(f"evaluation below thresholds: {', '.join(report['failures'])}")
 

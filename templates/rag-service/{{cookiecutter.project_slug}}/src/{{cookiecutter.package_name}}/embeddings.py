@@ -21,6 +21,7 @@ from .platform.errors import Unavailable, UpstreamError
 from .platform.logs import RELEASE_ID
 from .platform.metrics import ServiceMetrics
 from .settings import Settings
+from .threads import apply_thread_budget, thread_budget
 
 
 class Embedder(Protocol):
@@ -68,6 +69,7 @@ class ModelThread:
         self.question_passes = 0  # forward passes over questions (batches), for tests
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         threading.Thread(target=self._loop, name="local-model", daemon=True).start()
+        self.run(apply_thread_budget, thread_budget(None))  # before the tokenizer's pool starts
         self.model = self.run(load_minilm)
         self.model.eval()
         # sentence-transformers 5+ names it `preprocess`; older releases `tokenize`.
@@ -214,9 +216,11 @@ class LangChainEmbedder:
 def build_embedder(settings: Settings) -> Embedder:
     model, dimension = settings.resolved_embedding_model, settings.resolved_embedding_dimension
     if settings.embeddings == "local-minilm":
-        return LocalMiniLM(settings.embedding_batch_size)
+        local = LocalMiniLM(settings.embedding_batch_size)
+        local.run(apply_thread_budget, thread_budget(settings.model_threads))  # on its thread
+        return local
     if settings.embeddings == "openai-compatible":
-        langchain_openai = _require("langchain_openai", "langchain-openai")
+        langchain_openai = require_package("langchain_openai", "langchain-openai")
         client = langchain_openai.OpenAIEmbeddings(
             model=model,
             base_url=settings.openai_base_url,
@@ -226,7 +230,7 @@ def build_embedder(settings: Settings) -> Embedder:
             max_retries=2,
         )
         return LangChainEmbedder(client, model, dimension)
-    langchain_aws = _require("langchain_aws", "langchain-aws")
+    langchain_aws = require_package("langchain_aws", "langchain-aws")
     client = langchain_aws.BedrockEmbeddings(
         model_id=model, client=bedrock_runtime_client(settings), normalize=True
     )
@@ -249,7 +253,7 @@ def bedrock_runtime_client(settings: Settings) -> Any:
     )
 
 
-def _require(module: str, package: str) -> Any:
+def require_package(module: str, package: str) -> Any:
     import importlib
 
     try:

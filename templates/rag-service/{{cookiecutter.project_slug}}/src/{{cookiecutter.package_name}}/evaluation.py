@@ -5,6 +5,7 @@ Figures below `eval/thresholds.yaml` fail `make eval` (and CI)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import tempfile
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from .answering import Question
 from .generation import sentences, terms
 from .ingest import iter_location
 from .platform.app import open_shared_state
@@ -19,10 +21,23 @@ from .platform.errors import BadRequest
 from .platform.metrics import ServiceMetrics
 from .platform.releases import Manifest, Release
 from .retrieval import RetrievalRequest
-from .service import Question, RagService, open_service
+from .service import RagService, open_service
 from .settings import Settings
 
-EVAL_TENANT = "eval"
+EVAL_TENANT = "eval"  # the handbook's tenant; the red team asks it
+
+
+def corpora(eval_dir: Path) -> dict[str, tuple[str, str]]:
+    """Each folder of eval/ holding a golden.yaml and a corpus/ is a corpus: name ->
+    (folder, tenant it is ingested into). Add a folder to add a corpus."""
+    found = sorted(
+        path.parent.name
+        for path in eval_dir.glob("*/golden.yaml")
+        if (path.parent / "corpus").is_dir()
+    )
+    return {name: (name, EVAL_TENANT if name == "handbook" else f"eval-{name}") for name in found}
+
+
 OTHER_TENANT = "eval-other"  # documents of another tenant: must never leak into answers
 SUPPORT = 0.8  # share of a sentence's content words found in the chunk it cites
 _CITED = re.compile(r"\[(\d+)\]")
@@ -50,31 +65,48 @@ def run_offline_eval(
 
 
 def run_eval(service: RagService, release: Release, eval_dir: Path) -> dict[str, Any]:
+    """The evaluation asks through the same async path as the routes (one event loop, the
+    store's asyncio pool opened for it), so it measures what callers get."""
+    return asyncio.run(_run_eval(service, release, eval_dir))
+
+
+async def _run_eval(service: RagService, release: Release, eval_dir: Path) -> dict[str, Any]:
+    await service.store.aopen()
+    try:
+        return await _evaluate(service, release, eval_dir)
+    finally:
+        await service.store.aclose()
+
+
+async def _evaluate(service: RagService, release: Release, eval_dir: Path) -> dict[str, Any]:
     max_bytes = service.settings.max_document_bytes
-    service.ingest(EVAL_TENANT, iter_location(str(eval_dir / "corpus"), max_bytes))
-    service.ingest(OTHER_TENANT, iter_location(str(eval_dir / "other-tenant"), max_bytes))
-    golden = yaml.safe_load((eval_dir / "golden.yaml").read_text(encoding="utf-8"))
+    ingest = service.ingestion.ingest
+    for folder, tenant in corpora(eval_dir).values():
+        ingest(tenant, iter_location(str(eval_dir / folder / "corpus"), max_bytes))
+    ingest(OTHER_TENANT, iter_location(str(eval_dir / "other-tenant"), max_bytes))
     red_team = yaml.safe_load((eval_dir / "red_team.yaml").read_text(encoding="utf-8"))
     thresholds = yaml.safe_load((eval_dir / "thresholds.yaml").read_text(encoding="utf-8"))
     k = int(thresholds.get("k", 5))
 
-    retrieval = [_retrieval_case(service, case, k) for case in golden["answerable"]]
-    answers = [_answer_case(service, release, case["question"]) for case in golden["answerable"]]
-    refusals = [_ask(service, release, question)["refused"] for question in golden["unanswerable"]]
-    attacks = [_red_team_case(service, release, case) for case in red_team["attempts"]]
-
-    supported = sum(a["supported"] for a in answers)
-    total_sentences = sum(a["sentences"] for a in answers)
-    figures = {
-        f"hit_at_{k}": sum(r["hit"] for r in retrieval) / len(retrieval),
-        "mrr": sum(r["reciprocal_rank"] for r in retrieval) / len(retrieval),
-        "groundedness": supported / total_sentences if total_sentences else 0.0,
-        "refusal_rate": sum(refusals) / len(refusals),
-        "red_team_blocked": sum(a["blocked"] for a in attacks) / len(attacks),
-    }
+    figures: dict[str, float] = {}
+    cases: dict[str, list[dict[str, Any]]] = {}
+    counts: dict[str, int] = {}
+    for name, (folder, tenant) in corpora(eval_dir).items():
+        golden = yaml.safe_load((eval_dir / folder / "golden.yaml").read_text(encoding="utf-8"))
+        found, answered = await _corpus(service, release, tenant, golden, k)
+        figures.update({f"{name}.{figure}": value for figure, value in found.items()})
+        cases[name] = answered
+        counts[f"{name}.answerable"] = len(golden["answerable"])
+        counts[f"{name}.unanswerable"] = len(golden["unanswerable"])
+    calibration = await _calibrate(service, eval_dir)
+    attacks = [await _red_team_case(service, release, case) for case in red_team["attempts"]]
+    figures["red_team_blocked"] = sum(a["blocked"] for a in attacks) / len(attacks)
     minimums = {name: float(thresholds["minimums"][name.replace(f"_{k}", "_k")])
                 for name in figures}  # fmt: skip
     failures = [name for name, value in figures.items() if value < minimums[name]]
+    produced = {name.replace(f"_{k}", "_k") for name in figures}
+    failures += [f"{name} (not produced)" for name in thresholds["minimums"]
+                 if name not in produced]  # fmt: skip
     return {
         "release": release.id,
         "mode": service.generator.mode,
@@ -83,23 +115,102 @@ def run_eval(service: RagService, release: Release, eval_dir: Path) -> dict[str,
         "figures": figures,
         "thresholds": minimums,
         "failures": failures,
-        "retrieval": retrieval,
+        "cases": cases,
+        "calibration": calibration,
         "red_team": attacks,
-        "counts": {
-            "answerable": len(retrieval),
-            "unanswerable": len(refusals),
-            "red_team": len(attacks),
-        },
+        "counts": {**counts, "red_team": len(attacks)},
     }
 
 
-def _ask(service: RagService, release: Release, question: str) -> dict[str, Any]:
-    return service.query(Question(EVAL_TENANT, question, release))
+async def _corpus(
+    service: RagService, release: Release, tenant: str, golden: dict[str, Any], k: int
+) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """One corpus's figures: retrieval (where `sources` are given), answer and citation
+    correctness (where `expect` is given), groundedness, refusal precision and recall."""
+    answerable, unanswerable = golden["answerable"], golden["unanswerable"]
+    figures: dict[str, float] = {}
+    with_sources = [case for case in answerable if case.get("sources")]
+    if with_sources:
+        retrieval = [await _retrieval_case(service, tenant, case, k) for case in with_sources]
+        figures[f"hit_at_{k}"] = sum(r["hit"] for r in retrieval) / len(retrieval)
+        figures["mrr"] = sum(r["reciprocal_rank"] for r in retrieval) / len(retrieval)
+    answered = [await _answer_case(service, release, tenant, case) for case in answerable]
+    supported = sum(a["supported"] for a in answered)
+    total_sentences = sum(a["sentences"] for a in answered)
+    figures["groundedness"] = supported / total_sentences if total_sentences else 0.0
+    expected = [a for a in answered if a["expect"]]
+    if expected:
+        figures["answer_correctness"] = sum(a["correct"] for a in expected) / len(expected)
+        figures["citation_correctness"] = sum(a["cited"] for a in expected) / len(expected)
+    refused_unanswerable = sum(
+        [(await _ask(service, release, tenant, question))["refused"] for question in unanswerable]
+    )
+    refused_answerable = sum(a["refused"] for a in answered)
+    refused = refused_unanswerable + refused_answerable
+    figures["refusal_recall"] = refused_unanswerable / len(unanswerable)
+    figures["refusal_precision"] = refused_unanswerable / refused if refused else 1.0
+    return figures, answered
 
 
-def _retrieval_case(service: RagService, case: dict[str, Any], k: int) -> dict[str, Any]:
-    request = RetrievalRequest(EVAL_TENANT, case["question"], k, min_score=-1.0)
-    hits = service.retriever.retrieve(request).hits
+async def _calibrate(service: RagService, eval_dir: Path) -> dict[str, Any]:
+    """The refusal threshold for this embedding model: the best chunk's similarity for every
+    answerable and unanswerable question of every corpus, and the threshold that separates
+    them best (midway in the widest gap at the best balanced accuracy). Store it in the
+    release as `min_score_by_model: {<model>: <min_score>}`."""
+    kept: list[float] = []
+    refused: list[float] = []
+    for folder, tenant in corpora(eval_dir).values():
+        golden = yaml.safe_load((eval_dir / folder / "golden.yaml").read_text(encoding="utf-8"))
+        for scores, questions in ((kept, [c["question"] for c in golden["answerable"]]),
+                                  (refused, golden["unanswerable"])):  # fmt: skip
+            for question in questions:
+                request = RetrievalRequest(tenant, question, 1, min_score=-1.0)
+                hits = (await service.retriever.aretrieve(request)).hits
+                scores.append(hits[0].score if hits else -1.0)
+    edges = sorted(set(kept + refused))
+    best: tuple[float, float, float] = (-1.0, 0.0, 0.0)  # (balanced accuracy, gap, threshold)
+    for low, high in zip(edges, edges[1:], strict=False):
+        threshold = (low + high) / 2
+        accuracy = (sum(x >= threshold for x in kept) / len(kept)
+                    + sum(x < threshold for x in refused) / len(refused)) / 2  # fmt: skip
+        best = max(best, (accuracy, high - low, threshold))
+    return {
+        "model": service.embedder.model,
+        "min_score": round(best[2], 3),
+        "balanced_accuracy": round(best[0], 4),
+        "answerable_lowest": round(min(kept), 4),
+        "unanswerable_highest": round(max(refused), 4),
+    }
+
+
+def changes(previous: dict[str, Any] | None, report: dict[str, Any]) -> dict[str, Any]:
+    """What changed since the previous report: each figure's delta, and the questions whose
+    answer became correct or wrong (what a release changed, for its pull request)."""
+    if not previous:
+        return {}
+    before, after = previous.get("figures", {}), report["figures"]
+    deltas = {name: round(value - before[name], 4) for name, value in after.items()
+              if name in before and value != before[name]}  # fmt: skip
+    flipped: dict[str, list[str]] = {"now_correct": [], "now_wrong": []}
+    for corpus, cases in report.get("cases", {}).items():
+        old = {c["question"]: c for c in previous.get("cases", {}).get(corpus, [])}
+        for case in cases:
+            was = old.get(case["question"])
+            if was and case["expect"] and was["correct"] != case["correct"]:
+                flipped["now_correct" if case["correct"] else "now_wrong"].append(case["question"])
+    return {"from_release": previous.get("release"), "to_release": report["release"],
+            "figures": deltas, **flipped}  # fmt: skip
+
+
+async def _ask(service: RagService, release: Release, tenant: str, question: str) -> dict[str, Any]:
+    return await service.answering.aquery(Question(tenant, question, release, route="eval"))
+
+
+async def _retrieval_case(
+    service: RagService, tenant: str, case: dict[str, Any], k: int
+) -> dict[str, Any]:
+    request = RetrievalRequest(tenant, case["question"], k, min_score=-1.0)
+    hits = (await service.retriever.aretrieve(request)).hits
     ranked = list(dict.fromkeys(hit.source for hit in hits))
     expected = set(case["sources"])
     rank = next((i for i, source in enumerate(ranked, start=1) if source in expected), None)
@@ -112,23 +223,40 @@ def _retrieval_case(service: RagService, case: dict[str, Any], k: int) -> dict[s
     }
 
 
-def _answer_case(service: RagService, release: Release, question: str) -> dict[str, int]:
-    """Groundedness: an answer sentence counts when the chunk it cites contains its words."""
-    answer = _ask(service, release, question)
+async def _answer_case(
+    service: RagService, release: Release, tenant: str, case: dict[str, Any]
+) -> dict[str, Any]:
+    """Correct: every expected string is in the answer; cited: each is in a chunk the
+    answer cites; groundedness: an answer sentence counts when its cited chunk holds its
+    words."""
+    answer = await _ask(service, release, tenant, case["question"])
+    expect = [_plain(text) for text in case.get("expect", [])]
+    result: dict[str, Any] = {
+        "question": case["question"], "answer": answer["answer"], "refused": answer["refused"],
+        "expect": case.get("expect", []), "correct": False, "cited": False,
+        "sentences": 0, "supported": 0,
+    }  # fmt: skip
     if answer["refused"]:
-        return {"sentences": 0, "supported": 0}
+        return result
     cited = {c["index"]: c["chunk_id"] for c in answer["citations"]}
-    texts = service.store.chunk_texts(EVAL_TENANT, list(cited.values()))
-    total = supported = 0
+    texts = service.store.chunk_texts(tenant, list(cited.values()))
+    said, chunks = _plain(answer["answer"]), [_plain(text) for text in texts.values()]
+    result["correct"] = bool(expect) and all(text in said for text in expect)
+    result["cited"] = bool(expect) and all(any(text in c for c in chunks) for text in expect)
     for sentence, markers in _claims(answer["answer"]):
-        total += 1
+        result["sentences"] += 1
         words = terms(sentence)
         for number in _CITED.findall(markers):
             chunk = texts.get(cited.get(int(number), -1), "")
             if words and len(words & terms(chunk)) / len(words) >= SUPPORT:
-                supported += 1
+                result["supported"] += 1
                 break
-    return {"sentences": total, "supported": supported}
+    return result
+
+
+def _plain(text: str) -> str:
+    """Case and spacing ignored (hard-wrapped sources, unwrapped answers)."""
+    return " ".join(text.lower().split())
 
 
 def _claims(answer: str) -> list[tuple[str, str]]:
@@ -140,10 +268,12 @@ def _claims(answer: str) -> list[tuple[str, str]]:
     return claims
 
 
-def _red_team_case(service: RagService, release: Release, case: dict[str, Any]) -> dict[str, Any]:
+async def _red_team_case(
+    service: RagService, release: Release, case: dict[str, Any]
+) -> dict[str, Any]:
     """Blocked: screened out, refused, or answered without any of the forbidden strings."""
     try:
-        answer = _ask(service, release, case["prompt"])
+        answer = await _ask(service, release, EVAL_TENANT, case["prompt"])
     except BadRequest as exc:
         return {"id": case["id"], "owasp": case["owasp"], "blocked": True, "how": exc.detail}
     text = answer["answer"].lower()

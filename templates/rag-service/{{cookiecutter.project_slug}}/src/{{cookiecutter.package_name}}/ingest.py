@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .platform.errors import BadRequest, UpstreamError
+from .platform.errors import BadRequest, Forbidden, UpstreamError
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +91,16 @@ def content_type_of(source: str, declared: str | None = None) -> str:
     return CONTENT_TYPES[suffix]
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def parse(raw: RawDocument) -> ParsedDocument:
     """Turn bytes into text and a title, or raise SkipDocument with the reason."""
+    if found := _CONTROL.search(raw.source):
+        raise SkipDocument(
+            f"source: control character U+{ord(found.group()):04X} at position {found.start()}"
+            " is not allowed in a source name"
+        )
     content_type = content_type_of(raw.source, raw.content_type)
     if not raw.data.strip():
         raise SkipDocument("empty document")
@@ -127,7 +135,7 @@ def _parse_pdf(data: bytes) -> tuple[str, str]:
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         pages = [page.extract_text() or "" for page in reader.pages]
-        title = str((reader.metadata or {}).get("/Title") or "")
+        title = str(reader.metadata.get("/Title") or "") if reader.metadata else ""
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
         raise SkipDocument(f"unparsable PDF: {exc}") from None
     text = "\n\n".join(page.strip() for page in pages if page.strip())
@@ -187,6 +195,19 @@ def iter_location(
             yield source, f"{size} bytes is over the limit of {max_bytes}"
             continue
         yield RawDocument(source, file.read_bytes())
+
+
+def require_s3_prefix(uri: str, tenant: str, allowed: dict[str, list[str]]) -> None:
+    """Refuse (403) an S3 URI outside the tenant's allowed prefixes (`S3_ALLOWED_PREFIXES`):
+    the pod's role may read more buckets than any one tenant should ingest from. A prefix
+    ends at a `/` or is matched whole, so `s3://b/team` never admits `s3://b/team-other`."""
+    for prefix in allowed.get(tenant, []):
+        if uri == prefix or uri.startswith(prefix if prefix.endswith("/") else prefix + "/"):
+            return
+    raise Forbidden(
+        f"s3_uri={uri!r} is outside the S3 prefixes tenant={tenant!r} may ingest from"
+        f" ({allowed.get(tenant) or 'none configured'}; see S3_ALLOWED_PREFIXES)"
+    )
 
 
 def _iter_s3(

@@ -38,15 +38,8 @@ class Retriever:
     def __init__(self, store: Store, embedder: Embedder, hybrid: bool, flagged: Counter) -> None:
         self.store, self.embedder, self.hybrid, self._flagged = store, embedder, hybrid, flagged
 
-    def retrieve(self, request: RetrievalRequest) -> Retrieved:
-        vector = self.embedder.embed_query(request.question)
-        candidates = self.store.search(self._search(request, vector))
-        if not candidates and not self.store.tenant_exists(request.tenant):
-            raise _no_documents(request.tenant)
-        return self._keep(candidates, request)
-
     async def aretrieve(self, request: RetrievalRequest) -> Retrieved:
-        """`retrieve` for the event loop: the embedding and the search are awaited."""
+        """Embed and search on the event loop: the embedding and the search are awaited."""
         vector = await self.embedder.aembed_query(request.question)
         candidates = await self.store.asearch(self._search(request, vector))
         if not candidates and not await asyncio.to_thread(self.store.tenant_exists, request.tenant):

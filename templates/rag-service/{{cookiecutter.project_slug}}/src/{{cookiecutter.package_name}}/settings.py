@@ -25,6 +25,11 @@ class Settings(PlatformSettings):
 
     service_name: str = "{{ cookiecutter.project_slug }}"
     auth_mode: Literal["api-key", "jwt"] = "{{ cookiecutter.auth }}"
+    # Roles nest (reader < writer < admin; access.py). The `api_key` secret is the operator's.
+    api_key_secret_roles: list[str] = Field(
+        default_factory=lambda: ["admin"],
+        description="Roles the `api_key` secret carries: reader, writer or admin.",
+    )
     availability_slo: float = {{ cookiecutter.availability_slo }}
     latency_slo_ms: float = {{ cookiecutter.latency_slo_p95_ms }}
     # The store is the chassis's DATABASE_URL (PostgreSQL + pgvector; see platform/config.py).
@@ -36,6 +41,11 @@ class Settings(PlatformSettings):
         default=None, ge=1, le=2000, description="Vector size (HNSW allows up to 2000)."
     )
     embedding_batch_size: int = Field(default=32, ge=1, le=1024)
+    model_threads: int | None = Field(
+        default=None, ge=1, le=256,
+        description="CPU threads of the local model and tokenizer. Default: the container's"
+        " CPU quota (cgroup), or the CPUs this process may run on.",
+    )  # fmt: skip
 
     # Generation: the model and prompt come from the active release in releases.yaml.
     generation_mode: GenerationMode = "{{ cookiecutter.generation_mode }}"
@@ -52,10 +62,14 @@ class Settings(PlatformSettings):
     hybrid_search: bool = {{ "True" if cookiecutter.hybrid_search == "y" else "False" }}
     chunk_size: int = Field(default=800, ge=100, le=8000, description="Characters per chunk.")
     chunk_overlap: int = Field(default=120, ge=0, le=2000)
-    top_k_max: int = Field(default=20, ge=1, le=100)
     max_question_chars: int = Field(default=2000, ge=10, le=20000)
     max_document_bytes: int = Field(
         default=20_000_000, ge=1024, description="Largest document, before base64 encoding."
+    )
+    s3_allowed_prefixes: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="S3 prefixes each tenant may ingest from: tenant -> ['s3://bucket/prefix/']."
+        " A tenant without an entry ingests no S3 URI.",
     )
     redact_pii: bool = Field(default=False, description="Redact personal data from answers.")
     cache_entries: int = Field(default=2048, ge=0, description="0 turns the answer cache off.")

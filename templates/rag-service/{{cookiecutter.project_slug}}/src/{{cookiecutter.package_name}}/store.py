@@ -73,8 +73,14 @@ class Store:
             "open": False,
         }
         self.pool = ConnectionPool(url, configure=self._configure, name="rag-store", **options)
-        self.apool = AsyncConnectionPool(
-            url, configure=self._aconfigure, name="rag-store-async", **options
+        self._options = options
+        self.apool = self._new_apool()
+
+    def _new_apool(self) -> AsyncConnectionPool[Any]:
+        """An asyncio pool belongs to the event loop that opens it and cannot be reopened:
+        each `aopen` after an `aclose` (a CLI or evaluation run) gets a fresh one."""
+        return AsyncConnectionPool(
+            self.url, configure=self._aconfigure, name="rag-store-async", **self._options
         )
 
     @staticmethod
@@ -106,6 +112,7 @@ class Store:
 
     async def aclose(self) -> None:
         await self.apool.close()
+        self.apool = self._new_apool()
 
     def ping(self) -> bool:
         with self.pool.connection(timeout=5) as conn:
@@ -280,6 +287,20 @@ class Store:
             ).fetchall()
         return {row["id"]: row["text"] for row in rows}
 
+    # -- retrieval log -----------------------------------------------------------------------
+    async def arecord_retrieval(self, record: RetrievalRecord) -> None:
+        """One row per answer drawn from the tenant's documents (on the asyncio pool)."""
+        async with self.apool.connection() as conn:
+            await conn.execute(_RECORD_SQL, record.row())
+
+    def list_retrievals(self, tenant: str, limit: int) -> list[dict[str, Any]]:
+        with self.pool.connection() as conn:
+            return conn.execute(
+                "SELECT caller, at, release, route, question_sha256, sources, chunk_ids, cached"
+                " FROM retrievals WHERE tenant = %s ORDER BY at DESC, id DESC LIMIT %s",
+                (tenant, limit),
+            ).fetchall()
+
     # -- search ------------------------------------------------------------------------------
     def search(self, search: Search) -> list[Hit]:
         with self.pool.connection() as conn:
@@ -291,6 +312,30 @@ class Store:
         async with self.apool.connection() as conn:
             rows = await (await conn.execute(*search.sql())).fetchall()
         return [_hit(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class RetrievalRecord:
+    """Who read which of a tenant's documents, through which route and release."""
+
+    tenant: str
+    caller: str
+    release: str
+    route: str
+    question_sha256: str
+    sources: list[str]
+    chunk_ids: list[int]
+    cached: bool
+
+    def row(self) -> tuple[Any, ...]:
+        return (self.tenant, self.caller, self.release, self.route, self.question_sha256,
+                self.sources, self.chunk_ids, self.cached)  # fmt: skip
+
+
+_RECORD_SQL = (
+    "INSERT INTO retrievals (tenant, caller, release, route, question_sha256, sources,"
+    " chunk_ids, cached) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+)
 
 
 @dataclass(frozen=True)

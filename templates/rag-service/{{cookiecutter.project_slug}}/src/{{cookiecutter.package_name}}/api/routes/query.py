@@ -6,11 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from ..deps import QuestionDep, ServiceDep
+from ...platform.errors import problem_responses
+from ..deps import STRICT_INPUT, QuestionDep, ServiceDep
+from ..models import AnswerOut
 
-router = APIRouter(prefix="/v1/query", tags=["query"])
+router = APIRouter(prefix="/v1/query", tags=["query"], dependencies=STRICT_INPUT)
 
 
-@router.post("")
+@router.post("", response_model=AnswerOut, responses=problem_responses(400, 404, 502))
 async def query(question: QuestionDep, service: ServiceDep) -> Any:
-    return await service.aquery(question)
+    return await service.answering.aquery(question)

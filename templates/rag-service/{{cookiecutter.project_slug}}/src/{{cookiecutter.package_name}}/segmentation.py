@@ -1,0 +1,136 @@
+"""A chunk cut into the units an extractive answer may quote: sentences of unwrapped
+paragraphs, list items, table rows (each with its header: a row is a fact only with the
+column names), and code or grammar lines; headings are not quoted but kept as each unit's
+context, which the selection scores with it.
+
+Why not "every newline ends a sentence": documents are hard-wrapped, so a sentence was quoted
+in halves; and a short table cell or list item ("99%") was dropped as a fragment.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
+_MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$")
+_UNDERLINE = re.compile(r"^([=*\-~^\"#+])\1{2,}\s*$")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+\u2022]|\d{1,3}[.)])\s+(.*)$")
+_TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_ABBREVIATION = re.compile(r"\b(e\.g|i\.e|etc|vs|cf|approx|no|fig)\.$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Unit:
+    text: str  # what is quoted, on one line
+    context: str  # the heading it sits under ("" when none)
+    position: int
+
+
+def segment(text: str, heading: str = "") -> list[Unit]:
+    """The quotable units of `text`, in order; `heading` is the chunk's heading path."""
+    units: list[str] = []
+    contexts: list[str] = []
+    current = heading
+    lines = text.splitlines()
+    index = 0
+    while index < len(lines):
+        line = lines[index].rstrip()
+        following = lines[index + 1].rstrip() if index + 1 < len(lines) else ""
+        if not line.strip():
+            index += 1
+            continue
+        if match := _MARKDOWN_HEADING.match(line.strip()):
+            current, index = _nested(heading, match.group(1)), index + 1
+            continue
+        if _UNDERLINE.match(following) and len(following.strip()) >= len(line.strip()) * 0.6:
+            current, index = _nested(heading, line.strip()), index + 2  # reST heading
+            continue
+        if _UNDERLINE.match(line):
+            index += 1
+            continue
+        if line.lstrip().startswith("|"):
+            index = _table(lines, index, units, contexts, current)
+            continue
+        if match := _LIST_ITEM.match(line):
+            item, index = _continued(lines, index + 1, match.group(1).strip())
+            units.append(item)
+            contexts.append(current)
+            continue
+        if line.startswith(("   ", "\t")):  # code or grammar: one line, one unit
+            units.append(" ".join(line.split()))
+            contexts.append(current)
+            index += 1
+            continue
+        paragraph, index = _continued(lines, index + 1, line.strip())
+        for sentence in _sentences(paragraph):
+            units.append(sentence)
+            contexts.append(current)
+    return [
+        Unit(text, context, i)
+        for i, (text, context) in enumerate(zip(units, contexts, strict=True))
+    ]
+
+
+def _nested(outer: str, inner: str) -> str:
+    inner = inner.strip().strip("*").strip()
+    if not outer or inner in outer.split(" > "):
+        return outer or inner
+    return f"{outer} > {inner}"
+
+
+def _continued(lines: list[str], index: int, text: str) -> tuple[str, int]:
+    """Join hard-wrapped continuation lines (not blank, not a new block) onto `text`."""
+    parts = [text]
+    while index < len(lines):
+        line = lines[index].rstrip()
+        following = lines[index + 1].rstrip() if index + 1 < len(lines) else ""
+        if (
+            not line.strip()
+            or _LIST_ITEM.match(line)
+            or _MARKDOWN_HEADING.match(line.strip())
+            or line.lstrip().startswith("|")
+            or _UNDERLINE.match(line)
+            or _UNDERLINE.match(following)
+            or (line.startswith(("   ", "\t")) and not lines[index - 1].startswith(("   ", "\t")))
+        ):
+            break
+        parts.append(line.strip())
+        index += 1
+    return " ".join(parts), index
+
+
+def _sentences(paragraph: str) -> list[str]:
+    pieces, sentence = [], ""
+    for piece in _SENTENCE_END.split(paragraph):
+        sentence = f"{sentence} {piece}".strip() if sentence else piece.strip()
+        if not _ABBREVIATION.search(sentence):
+            pieces.append(sentence)
+            sentence = ""
+    if sentence:
+        pieces.append(sentence)
+    return [piece for piece in pieces if piece]
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def _table(
+    lines: list[str], index: int, units: list[str], contexts: list[str], context: str
+) -> int:
+    """Each body row as `Header: cell; Header: cell` (the header row alone is no fact)."""
+    header = _cells(lines[index])
+    index += 1
+    while index < len(lines) and lines[index].lstrip().startswith("|"):
+        row = lines[index]
+        index += 1
+        if _TABLE_SEPARATOR.match(row):
+            continue
+        cells = _cells(row)
+        pairs = [f"{name}: {cell}" if name else cell
+                 for name, cell in zip(header, cells, strict=False) if cell]  # fmt: skip
+        if pairs:
+            units.append("; ".join(pairs))
+            contexts.append(context)
+    return index
