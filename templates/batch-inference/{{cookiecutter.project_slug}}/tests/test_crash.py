@@ -20,16 +20,21 @@ import httpx
 import numpy as np
 import pyarrow.fs as pafs
 import pytest
+import yaml
 from conftest import ROOT, kill_tree, service_env
 
 from {{ cookiecutter.package_name }}.job_store import JobStore
+from {{ cookiecutter.package_name }}.jobs import predictor_of
 from {{ cookiecutter.package_name }}.pipeline import checkpointed_rows
 from {{ cookiecutter.package_name }}.platform.database import open_pool
+from {{ cookiecutter.package_name }}.platform.releases import Release
+from {{ cookiecutter.package_name }}.predictors import shared_predictor
 from {{ cookiecutter.package_name }}.storage import Location
 
 pytestmark = pytest.mark.integration
 HEADERS = {"X-API-Key": "dev-api-key"}
 CALLER = "key:" + hashlib.sha256(b"dev-api-key").hexdigest()[:16]
+EMBEDDINGS = "minilm-2025-01"
 TOPICS = ["refund for an order", "a broken invoice", "the outage report", "cancel my plan"]
 
 
@@ -41,10 +46,26 @@ def rows(request: pytest.FixtureRequest) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def clean(rows, model, active_release) -> dict[str, dict[str, Any]]:
+def embeddings_release(tmp_path_factory: pytest.TempPathFactory) -> tuple[Release, str]:
+    """The packaged MiniLM release made active (every render has it): a model slow enough
+    that a signal lands mid-job, whatever the render's own predictor is."""
+    manifest = yaml.safe_load((ROOT / "releases.yaml").read_text(encoding="utf-8"))
+    manifest["active"] = EMBEDDINGS
+    manifest.pop("canary", None)
+    path = tmp_path_factory.mktemp("releases") / "releases.yaml"
+    path.write_text(yaml.safe_dump(manifest), encoding="utf-8")
+    item = next(r for r in manifest["releases"] if r["id"] == EMBEDDINGS)
+    return Release(item["id"], item["model"], item["prompt"], item.get("config") or {}), str(path)
+
+
+@pytest.fixture(scope="module")
+def clean(rows, embeddings_release) -> dict[str, dict[str, Any]]:
     """Outputs of a clean run: the release's predictor over every row, in this process."""
-    texts = [active_release.prompt.replace("{text}", row["text"]) for row in rows]
-    outputs = {name: column.to_pylist() for name, column in model.predict(texts).items()}
+    release, _ = embeddings_release
+    name, config = predictor_of(release)
+    texts = [release.prompt.replace("{text}", row["text"]) for row in rows]
+    predicted = shared_predictor(name, config).predict(texts)
+    outputs = {name: column.to_pylist() for name, column in predicted.items()}
     return {row["id"]: {n: v[i] for n, v in outputs.items()} for i, row in enumerate(rows)}
 
 
@@ -75,7 +96,7 @@ def _wait(get: Callable[[], dict], done: Callable[[dict], bool], timeout: float 
 
 
 def test_cancel_sigterm_and_sigkill_on_a_fleet_write_every_row_exactly_once(
-    replicas, make_input, rows, clean, settings, read_output, tmp_path
+    replicas, make_input, rows, clean, settings, read_output, tmp_path, embeddings_release
 ):
     """Three replicas on one database, HOME unwritable as in the pod. One job is cancelled
     through another replica, resumed, drained by SIGTERM (exit 0, job queued again), then
@@ -83,7 +104,7 @@ def test_cancel_sigterm_and_sigkill_on_a_fleet_write_every_row_exactly_once(
     total = len(rows)
     home = tmp_path / "home"  # a file: nothing can be created under it, not even by root
     home.write_text("HOME is not writable in the pod (read-only root filesystem)\n")
-    fleet = replicas(3, HOME=str(home))
+    fleet = replicas(3, HOME=str(home), RELEASES_PATH=embeddings_release[1])
     by_pid = {str(r.process.pid): r for r in fleet}
     name = make_input("big.jsonl", rows)
     submitted = httpx.post(f"{fleet[0].url}/v1/jobs", json={"input": name, "output": "out/crash"},
@@ -135,11 +156,12 @@ def test_cancel_sigterm_and_sigkill_on_a_fleet_write_every_row_exactly_once(
 
 
 def test_a_killed_cli_run_resumes_when_run_again(
-    settings, make_input, rows, clean, read_output, tmp_path
+    settings, make_input, rows, clean, read_output, tmp_path, embeddings_release
 ):
     total = len(rows)
     name = make_input("cli-big.jsonl", rows)
     env = {**service_env(settings), "PYTHONPATH": str(ROOT / "src")}
+    env["RELEASES_PATH"] = embeddings_release[1]
     command = [sys.executable, "-m", "{{ cookiecutter.package_name }}.cli", "run", name,
                "out/cli-crash", "--caller", CALLER]  # fmt: skip
     log = (tmp_path / "cli.log").open("ab")
