@@ -54,9 +54,14 @@ def test_generated_suite_passes(baked: dict[str, BakeResult], key: str) -> None:
     git(project, "init", "-q")
     git(project, "add", "-A")
     git(project, "commit", "-q", "-m", "rendered")
-    failures = run_suite(project)
+    # Crash tests (SIGKILL/SIGTERM of real processes, minutes each) exercise code every
+    # combination shares: the kit runs them once per template, on its defaults. Each
+    # project's own `make test` (and `goldenpath bake`, and the kit's fresh-install CI job)
+    # runs them all.
+    defaults = result.combination.name == "defaults"
+    failures = run_suite(project, markers="" if defaults else "not crash")
     assert not failures, failures[0]
-    if result.combination.name == "defaults":
+    if defaults:
         answers = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
         failures = smoke_serve(project, answers["package_name"])
         assert not failures, failures[0]

@@ -31,7 +31,7 @@ from {{ cookiecutter.package_name }}.platform.releases import Release
 from {{ cookiecutter.package_name }}.predictors import shared_predictor
 from {{ cookiecutter.package_name }}.storage import Location
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.crash]
 HEADERS = {"X-API-Key": "dev-api-key"}
 CALLER = "key:" + hashlib.sha256(b"dev-api-key").hexdigest()[:16]
 EMBEDDINGS = "minilm-2025-01"
