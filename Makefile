@@ -33,7 +33,7 @@ demo: $(STAMP)
 test: $(STAMP) $(CHECKOV)
 	$(PY) -m ruff check src tests bench infra chassis
 	$(PY) -m ruff format --check chassis
-	$(PY) -m mypy chassis/goldenpath_chassis
+	$(PY) -m mypy chassis/goldenpath_chassis src/goldenpath
 	$(PY) -m pytest
 
 test-fast: $(STAMP)
@@ -42,7 +42,7 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check src tests bench infra chassis
 	$(PY) -m ruff format --check src tests bench infra chassis
-	$(PY) -m mypy chassis/goldenpath_chassis
+	$(PY) -m mypy chassis/goldenpath_chassis src/goldenpath
 
 bench: $(STAMP)
 	$(PY) -m bench --check

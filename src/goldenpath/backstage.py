@@ -172,4 +172,5 @@ def dump(template: dict[str, Any]) -> str:
         "# Generated from cookiecutter.json by `goldenpath backstage --write`: edit the questions"
         " there.\n"
     )
-    return header + yaml.safe_dump(template, sort_keys=False, allow_unicode=True, width=100)
+    body: str = yaml.safe_dump(template, sort_keys=False, allow_unicode=True, width=100)
+    return header + body

@@ -87,7 +87,7 @@ def check_parses(project: Path) -> list[str]:
         str(project / "tests"), quiet=2, force=True
     ):
         failures.append("a Python file under tests/ does not compile")
-    loaders = {
+    loaders: dict[str, Callable[[str], object]] = {
         ".yaml": lambda text: list(yaml.safe_load_all(text)),
         ".yml": lambda text: list(yaml.safe_load_all(text)),
         ".json": json.loads,

@@ -110,8 +110,8 @@ def new(
     from .new import AnswerRefused, ask, choose_template, render
 
     kit_root = kit or KIT_ROOT
-    if template and "=" in template:
-        template, answers = None, (template, *answers)
+    if template and "=" in template:  # no TEMPLATE given, only answers
+        answers, template = (template, *answers), None
     extra = {}
     for pair in answers:
         key, sep, value = pair.partition("=")

@@ -109,15 +109,14 @@ def ask(
 def choose_template(kit: Path, no_input: bool) -> str:
     """The chooser's list (the kit's root cookiecutter.json), asked like cookiecutter does."""
     chooser = json.loads((kit / "cookiecutter.json").read_text())["templates"]
-    names = list(chooser)
+    names: list[str] = list(chooser)
     if no_input:
         return names[0]
     prompts = {"template": {"__prompt__": "Which golden path?"} | {
         n: f"{chooser[n]['title']}: {chooser[n]['description']}" for n in names
     }}  # fmt: skip
     env = create_env_with_context({"cookiecutter": {}})
-    choice: str = prompt_choice_for_config({}, env, "template", names, False, prompts, "")
-    return choice
+    return str(prompt_choice_for_config({}, env, "template", names, False, prompts, ""))
 
 
 def render(template_dir: Path, answers: dict[str, Any], output_dir: Path) -> Path:
