@@ -35,6 +35,7 @@ def test_the_kits_actions_are_pinned_and_each_template_gets_a_fresh_install() ->
     commands = " ".join(step.get("run", "") for step in fresh["steps"])
     assert "cookiecutter --no-input" in commands and "make test" in commands
     assert ".venv" not in commands  # the project's own Makefile makes its venv
+    assert commands.index("make lock lock-check") < commands.index("make test"), "tested locked"
 
 
 @pytest.mark.parametrize("key", IDS)
