@@ -66,6 +66,9 @@ class Settings(PlatformSettings):
     max_document_bytes: int = Field(
         default=20_000_000, ge=1024, description="Largest document, before base64 encoding."
     )
+    progress_log_seconds: float = Field(
+        default=5.0, gt=0, description="How often a long ingestion logs done/total, rate and ETA."
+    )
     s3_allowed_prefixes: dict[str, list[str]] = Field(
         default_factory=dict,
         description="S3 prefixes each tenant may ingest from: tenant -> ['s3://bucket/prefix/']."

@@ -10,6 +10,7 @@ from ...access import authorize
 from ...ingest import RawDocument, iter_location, require_s3_prefix
 from ...platform.context import RequestContextDep
 from ...platform.errors import problem_responses
+from ...progress import ProgressLog
 from ..deps import STRICT_INPUT, ServiceDep
 from ..models import TENANT, DeletedOut, DocumentsOut, IngestOut, IngestRequest, RetrievalsOut
 
@@ -29,9 +30,13 @@ def ingest_documents(body: IngestRequest, service: ServiceDep, ctx: RequestConte
         found = iter_location(
             body.s3_uri, settings.max_document_bytes, settings.aws_region, settings.aws_endpoint_url
         )
+        total = None  # a prefix is listed as it is read
     else:
         found = (RawDocument(d.source, d.data(), d.content_type) for d in body.documents)
-    return {"tenant": tenant, **service.ingestion.ingest(tenant, found).as_dict()}
+        total = len(body.documents)
+    progress = ProgressLog(total, settings.progress_log_seconds, {"tenant": tenant})
+    report = service.ingestion.ingest(tenant, found, progress=progress)
+    return {"tenant": tenant, **report.as_dict()}
 
 
 @router.get("/documents", response_model=DocumentsOut, responses=problem_responses(400))
