@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import functools
 import hashlib
 import re
 import unicodedata
@@ -185,10 +186,14 @@ def variants(text: str) -> list[str]:
     if joined != text:
         found.append(normalise(joined))
     if _LEET_WORD.search(text):
-        found.extend(_LEET_WORD.sub(lambda m, t=t: m.group(0).translate(t), text) for t in _LEET)
+        found.extend(_LEET_WORD.sub(functools.partial(_translate, table), text) for table in _LEET)
     if _REVERSE_HINT.search(text):
         found.append(normalise(text)[::-1])
     return found
+
+
+def _translate(table: dict[int, int], word: re.Match[str]) -> str:
+    return word.group(0).translate(table)
 
 
 def _decoded_payloads(text: str) -> list[str]:
@@ -210,8 +215,9 @@ def _decoded_payloads(text: str) -> list[str]:
 
 
 # Attack exemplars for the semantic check: short, plain statements of each intent, in English,
-# French, German and Spanish, and fewer in Italian, Portuguese and Dutch. MiniLM (all-MiniLM-L6-v2) is English-centric: exemplars in the
-# other languages are what lets it match those (the evaluation measures what they give).
+# French, German and Spanish, and fewer in Italian, Portuguese and Dutch. MiniLM
+# (all-MiniLM-L6-v2) is English-centric: exemplars in the other languages are what lets it
+# match those (the evaluation measures what they give).
 # Change them and SEMANTIC_ID changes, so stored verdicts are made again.
 EXEMPLARS: dict[str, list[str]] = {
     "instruction_override": [

@@ -22,6 +22,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 WORD = re.compile(r"[a-z0-9]+")
+GUARD_MODEL = "guard-stub"  # the chat model name that makes the stub act as a guard model
+GUARD_MARKER = "grey parrot"  # what that guard calls an attack (no rule or exemplar knows it)
 
 
 def stub_vector(text: str, dimension: int) -> list[float]:
@@ -82,6 +84,12 @@ def build_stub_app(dimension: int, jwks: dict[str, Any]) -> FastAPI:
         body = await request.json()
         system = next(m["content"] for m in body["messages"] if m["role"] == "system")
         question = body["messages"][-1]["content"]
+        if body["model"] == GUARD_MODEL:  # a guard model: flags what carries the marker
+            app.state.calls.append(f"guard:{question}")
+            verdict = "ATTACK" if GUARD_MARKER in question and "ATTACK" in system else "SAFE"
+            return {"id": "stub-guard", "created": int(time.time()), "model": body["model"],
+                    "object": "chat.completion", "choices": [{"index": 0, "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": verdict}}]}  # fmt: skip
         answer = stub_answer(system, question)
         app.state.calls.append("openai-chat")
         usage = {"prompt_tokens": len(system.split()), "completion_tokens": len(answer.split()),

@@ -122,8 +122,11 @@ async def _evaluate(service: RagService, release: Release, eval_dir: Path) -> di
         "calibration": calibration,
         "red_team": attacks,
         "screening": screening,
-        "counts": {**counts, "red_team": len(attacks),
-                   **{f"screening.{name}": part["n"] for name, part in screening.items()}},
+        "counts": {
+            **counts,
+            "red_team": len(attacks),
+            **{f"screening.{name}": part["n"] for name, part in screening.items()},
+        },
     }
 
 
@@ -293,7 +296,9 @@ async def _red_team_case(
             "leaked": leaked}  # fmt: skip
 
 
-async def _screening(service: RagService, eval_dir: Path) -> tuple[dict[str, float], dict[str, Any]]:
+async def _screening(
+    service: RagService, eval_dir: Path
+) -> tuple[dict[str, float], dict[str, Any]]:
     """Injection screening as questions get it (rules, semantic check, guard model when set)
     on eval/injection/: the tuning split (what the semantic threshold was tuned on), the
     held-out split (never tuned on), and benign questions, with every golden question."""
@@ -323,7 +328,9 @@ async def _screening(service: RagService, eval_dir: Path) -> tuple[dict[str, flo
         report[name] = {"n": len(texts), "flagged": len(flagged), "by_method": by_method,
                         "rate": len(flagged) / len(texts)}  # fmt: skip
         if name == "benign":
-            report[name]["false_positives"] = [f"{t} ({v.method}: {v.evidence})" for t, v in flagged]
+            report[name]["false_positives"] = [
+                f"{text} ({verdict.method}: {verdict.evidence})" for text, verdict in flagged
+            ]
         else:
             report[name]["missed"] = passed
     figures = {
