@@ -160,14 +160,15 @@ def build_stub_app(dimension: int, jwks: dict[str, Any]) -> FastAPI:
 
 
 class StubServer:
-    """Runs the stub app under uvicorn in a thread, on a free port of 127.0.0.1."""
+    """Runs an app (a stub, or the service itself) under uvicorn in a thread, on a free port
+    of 127.0.0.1."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: FastAPI, lifespan: str = "off") -> None:
         self.app = app
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="off")
+        config = uvicorn.Config(app, log_level="warning", lifespan=lifespan)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
@@ -175,7 +176,7 @@ class StubServer:
 
     def __enter__(self) -> StubServer:
         self._thread.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60  # a service's lifespan loads its models first
         while not self._server.started and time.monotonic() < deadline:
             time.sleep(0.02)
         return self
