@@ -35,7 +35,7 @@ GUARD_PROMPT = (
 
 class GuardModel:
     """A chat model asked whether text is an attack: ATTACK or SAFE. A failed call is an
-    error (503), never a pass: the guard was asked for, so it decides."""
+    error (502), never a pass: the guard was asked for, so it decides."""
 
     def __init__(self, settings: Settings) -> None:
         assert settings.guard_model is not None
