@@ -305,6 +305,9 @@ class Server:
         self.process.wait(30)
 
 
+SCREENED: list[str] = []  # benchmark questions the service's screening refused
+
+
 def _service_round(port: int, questions: list[str]) -> tuple[float, list[float]]:
     headers = {"X-API-Key": "dev-api-key", "Content-Type": "application/json"}
 
@@ -318,6 +321,9 @@ def _service_round(port: int, questions: list[str]) -> tuple[float, list[float]]
                 response = client.getresponse()
                 data = response.read()
                 times.append(time.perf_counter() - started)
+                if response.status == 400 and b"prompt-injection screening" in data:
+                    SCREENED.append(question)  # a false positive: counted and reported
+                    continue
                 assert response.status == 200, (response.status, data[:300])
                 assert not json.loads(data)["cached"]
         return times
@@ -402,6 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         figures["queries"] = measure_queries(
             project, postgres.url, data_dir, args.rounds, args.per_round
         )
+        figures["screened"] = list(SCREENED)
     finally:
         postgres.stop()
     return report(figures, args.check, args.rounds, args.per_round)
@@ -441,6 +448,11 @@ def report(f: dict[str, Any], check: bool, rounds: int, per_round: int) -> int:
             missed.append(f"query requests/s {load}")
         if q["p50_ratio"] > P50_TARGET:
             missed.append(f"query p50 {load}")
+    if f["screened"]:
+        lines.append(
+            f"refused by injection screening (false positives, answered fast): "
+            f"{len(f['screened'])}, e.g. {f['screened'][0]!r}"
+        )
     lines.append(f"targets missed: {', '.join(missed)}" if missed else "all targets met")
     sys.stdout.write("\n".join(lines) + "\n")
     return 1 if check and missed else 0
