@@ -27,7 +27,7 @@ from .errors import (
     Unprocessable,
     UpstreamError,
 )
-from .guardrails import Verdict, redact_pii, screen
+from .guardrails import Screener, SemanticScreen, Verdict, redact_pii, screen
 from .metrics import ServiceMetrics
 from .redaction import REDACT, Redactor
 from .releases import Manifest, Release, ReleaseManager, RoutingState
@@ -56,8 +56,10 @@ __all__ = [
     "RequestContext",
     "RequestContextDep",
     "RoutingState",
+    "Screener",
     "SecretRejected",
     "SecretStore",
+    "SemanticScreen",
     "ServiceError",
     "ServiceMetrics",
     "SharedEpochs",

@@ -22,6 +22,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 WORD = re.compile(r"[a-z0-9]+")
+GUARD_MODEL = "guard-stub"  # the chat model name that makes the stub act as a guard model
+GUARD_MARKER = "grey parrot"  # what that guard calls an attack (no rule or exemplar knows it)
 
 
 def stub_vector(text: str, dimension: int) -> list[float]:
@@ -82,6 +84,12 @@ def build_stub_app(dimension: int, jwks: dict[str, Any]) -> FastAPI:
         body = await request.json()
         system = next(m["content"] for m in body["messages"] if m["role"] == "system")
         question = body["messages"][-1]["content"]
+        if body["model"] == GUARD_MODEL:  # a guard model: flags what carries the marker
+            app.state.calls.append(f"guard:{question}")
+            verdict = "ATTACK" if GUARD_MARKER in question and "ATTACK" in system else "SAFE"
+            return {"id": "stub-guard", "created": int(time.time()), "model": body["model"],
+                    "object": "chat.completion", "choices": [{"index": 0, "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": verdict}}]}  # fmt: skip
         answer = stub_answer(system, question)
         app.state.calls.append("openai-chat")
         usage = {"prompt_tokens": len(system.split()), "completion_tokens": len(answer.split()),
@@ -152,14 +160,15 @@ def build_stub_app(dimension: int, jwks: dict[str, Any]) -> FastAPI:
 
 
 class StubServer:
-    """Runs the stub app under uvicorn in a thread, on a free port of 127.0.0.1."""
+    """Runs an app (a stub, or the service itself) under uvicorn in a thread, on a free port
+    of 127.0.0.1."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: FastAPI, lifespan: str = "off") -> None:
         self.app = app
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="off")
+        config = uvicorn.Config(app, log_level="warning", lifespan=lifespan)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
@@ -167,7 +176,7 @@ class StubServer:
 
     def __enter__(self) -> StubServer:
         self._thread.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60  # a service's lifespan loads its models first
         while not self._server.started and time.monotonic() < deadline:
             time.sleep(0.02)
         return self

@@ -162,6 +162,40 @@ def test_s3_prefix_is_listed_and_read():
     assert "Beta text" in parse(found[1]).text
 
 
+@mock_aws
+def test_an_s3_object_that_cannot_be_read_is_skipped_and_the_others_are_stored(monkeypatch):
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="docs")
+    for key in ("kb/a.md", "kb/b.md", "kb/c.md"):
+        s3.put_object(Bucket="docs", Key=key, Body=f"# {key}\n\nText of {key}.".encode())
+    from botocore.client import BaseClient
+    from botocore.exceptions import ClientError
+
+    real = BaseClient._make_api_call
+
+    def flaky(self, operation, params):
+        if operation == "GetObject" and params["Key"] == "kb/b.md":
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, operation)
+        return real(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", flaky)
+    found = list(iter_location("s3://docs/kb/", 10_000, "us-east-1"))
+    assert [getattr(doc, "source", None) for doc in found] == ["s3://docs/kb/a.md", None,
+                                                                "s3://docs/kb/c.md"]  # fmt: skip
+    source, reason = found[1]
+    assert source == "s3://docs/kb/b.md" and reason.startswith("could not be read: ClientError")
+
+
+def test_cli_refuses_an_s3_prefix_outside_the_tenants(settings, monkeypatch, tenant):
+    monkeypatch.setenv("DATABASE_URL", settings.database_url.get_secret_value())
+    monkeypatch.setenv("S3_ALLOWED_PREFIXES", json.dumps({tenant: [f"s3://docs/{tenant}/"]}))
+    result = CliRunner().invoke(main, ["ingest", "s3://docs/other/", "--tenant", tenant])
+    assert result.exit_code == 1
+    assert f"s3_uri='s3://docs/other/' is outside the S3 prefixes tenant='{tenant}'" in (
+        result.output
+    )
+
+
 def test_cli_ingests_a_folder_with_a_report(settings, tmp_path, monkeypatch, tenant):
     folder = tmp_path / "docs"
     (folder / "sub").mkdir(parents=True)

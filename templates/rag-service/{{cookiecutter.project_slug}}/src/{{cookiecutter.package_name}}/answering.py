@@ -17,7 +17,7 @@ from starlette.concurrency import iterate_in_threadpool
 from .cache import AnswerCache
 from .generation import Answer, Generator
 from .platform.errors import BadRequest, Unprocessable
-from .platform.guardrails import redact_pii, screen
+from .platform.guardrails import Screener, Verdict, pieces, redact_pii
 from .platform.metrics import ServiceMetrics
 from .platform.redaction import REDACT
 from .platform.releases import Release
@@ -73,11 +73,12 @@ class Answering:
         cache: AnswerCache,
         metrics: ServiceMetrics,
         counters: AnswerCounters,
+        screener: Screener,
     ) -> None:
         self.settings, self.store, self.retriever, self.generator = (
             settings, store, retriever, generator
         )  # fmt: skip
-        self.cache, self.metrics = cache, metrics
+        self.cache, self.metrics, self.screener = cache, metrics, screener
         self.flagged_questions = counters.flagged_questions
         self.answers_total = counters.answers_total
         self.retrieval_seconds = counters.retrieval_seconds
@@ -94,14 +95,30 @@ class Answering:
                 f"question: {len(question)} characters is over the limit of {limit}",
                 field="question",
             )
-        verdict = screen(question)
+        self._refuse_if_flagged(self.screener.rules(question))
+        return question
+
+    def _refuse_if_flagged(self, verdict: Verdict) -> None:
         if verdict.flagged:
             self.flagged_questions.labels(verdict.category).inc()
             raise BadRequest(
                 f"question refused by prompt-injection screening ({verdict.category})",
                 category=verdict.category,
+                screening=verdict.method,
             )
-        return question
+
+    async def _ascreen_models(self, text: str, vector: Any) -> None:
+        """The semantic check on the vector retrieval computed (a one-sentence question: no
+        extra model pass, done here), then the guard model; anything that calls a model
+        again (more sentences, the guard) runs on a worker thread."""
+        screener = self.screener
+        if screener.semantic is None and screener.guard is None:
+            return
+        if screener.guard is None and len(pieces(text)) == 1:
+            verdict = screener.models(text, vector)
+        else:
+            verdict = await asyncio.to_thread(screener.models, text, vector)
+        self._refuse_if_flagged(verdict)
 
     def _before_retrieval(self, question: Question, cache: bool) -> Prepared:
         """Check the question; answer it at once under the kill switch or from the cache.
@@ -143,7 +160,10 @@ class Answering:
         if prepared.result is not None:
             return prepared
         started = time.perf_counter()
-        retrieved = await self.retriever.aretrieve(self._retrieval_request(question, prepared.text))
+        request = self._retrieval_request(question, prepared.text)
+        vector = await self.retriever.aembed(request.question)
+        await self._ascreen_models(prepared.text, vector)
+        retrieved = await self.retriever.asearch(request, vector)
         return self._after_retrieval(prepared, retrieved, question.release, started)
 
     def _finish(self, answer: Answer, release: Release, flagged: int) -> dict[str, Any]:

@@ -42,10 +42,15 @@ def ingest(location: str, tenant: str) -> None:
     """Ingest LOCATION (a folder, a file or s3://bucket/prefix) into TENANT's documents."""
     from tqdm import tqdm
 
-    from .ingest import iter_location
+    from .ingest import iter_location, require_s3_prefix
     from .service import open_service
 
     settings = Settings()
+    if location.startswith("s3://"):  # the same per-tenant prefixes the API enforces
+        try:
+            require_s3_prefix(location, tenant, settings.s3_allowed_prefixes)
+        except ServiceError as exc:
+            raise click.ClickException(exc.detail) from None
     path = Path(location)
     total = None
     if not location.startswith("s3://") and path.exists():

@@ -1,5 +1,6 @@
 """Offline evaluation shipped with the service: retrieval hit@k and MRR, answer groundedness,
-refusal on unanswerable questions, and the share of red-team attempts blocked.
+refusal on unanswerable questions, the share of red-team attempts blocked, and injection
+screening's detection (tuning and held-out attacks) and false positives (benign questions).
 
 Figures below `eval/thresholds.yaml` fail `make eval` (and CI)."""
 
@@ -101,6 +102,8 @@ async def _evaluate(service: RagService, release: Release, eval_dir: Path) -> di
     calibration = await _calibrate(service, eval_dir)
     attacks = [await _red_team_case(service, release, case) for case in red_team["attempts"]]
     figures["red_team_blocked"] = sum(a["blocked"] for a in attacks) / len(attacks)
+    screened, screening = await _screening(service, eval_dir)
+    figures.update(screened)
     minimums = {name: float(thresholds["minimums"][name.replace(f"_{k}", "_k")])
                 for name in figures}  # fmt: skip
     failures = [name for name, value in figures.items() if value < minimums[name]]
@@ -118,7 +121,12 @@ async def _evaluate(service: RagService, release: Release, eval_dir: Path) -> di
         "cases": cases,
         "calibration": calibration,
         "red_team": attacks,
-        "counts": {**counts, "red_team": len(attacks)},
+        "screening": screening,
+        "counts": {
+            **counts,
+            "red_team": len(attacks),
+            **{f"screening.{name}": part["n"] for name, part in screening.items()},
+        },
     }
 
 
@@ -286,3 +294,48 @@ async def _red_team_case(
         how = ""
     return {"id": case["id"], "owasp": case["owasp"], "blocked": bool(how), "how": how,
             "leaked": leaked}  # fmt: skip
+
+
+async def _screening(
+    service: RagService, eval_dir: Path
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Injection screening as questions get it (rules, semantic check, guard model when set)
+    on eval/injection/: the tuning split (what the semantic threshold was tuned on), the
+    held-out split (never tuned on), and benign questions, with every golden question."""
+    folder = eval_dir / "injection"
+
+    def load(name: str, key: str) -> list[str]:
+        return list(yaml.safe_load((folder / f"{name}.yaml").read_text(encoding="utf-8"))[key])
+
+    benign = load("benign", "questions")
+    for corpus, _tenant in corpora(eval_dir).values():
+        golden = yaml.safe_load((eval_dir / corpus / "golden.yaml").read_text(encoding="utf-8"))
+        for case in golden["answerable"] + golden["unanswerable"]:
+            benign.append(case if isinstance(case, str) else case["question"])
+    sets = {"tuning": load("tuning", "attacks"), "held_out": load("held_out", "attacks"),
+            "benign": benign}  # fmt: skip
+    screen = service.answering.screener.screen
+    verdicts = await asyncio.to_thread(
+        lambda: {name: [screen(text) for text in texts] for name, texts in sets.items()}
+    )
+    report: dict[str, Any] = {}
+    for name, texts in sets.items():
+        flagged = [(text, v) for text, v in zip(texts, verdicts[name], strict=True) if v.flagged]
+        by_method: dict[str, int] = {}
+        for _, verdict in flagged:
+            by_method[verdict.method] = by_method.get(verdict.method, 0) + 1
+        passed = [text for text, v in zip(texts, verdicts[name], strict=True) if not v.flagged]
+        report[name] = {"n": len(texts), "flagged": len(flagged), "by_method": by_method,
+                        "rate": len(flagged) / len(texts)}  # fmt: skip
+        if name == "benign":
+            report[name]["false_positives"] = [
+                f"{text} ({verdict.method}: {verdict.evidence})" for text, verdict in flagged
+            ]
+        else:
+            report[name]["missed"] = passed
+    figures = {
+        "screening.tuning_detection": report["tuning"]["rate"],
+        "screening.held_out_detection": report["held_out"]["rate"],
+        "screening.benign_passed": 1.0 - report["benign"]["rate"],
+    }
+    return figures, report

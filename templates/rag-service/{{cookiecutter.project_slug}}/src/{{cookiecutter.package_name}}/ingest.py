@@ -230,6 +230,11 @@ def _iter_s3(
 def _s3_documents(
     s3: Any, uri: str, bucket: str, prefix: str, max_bytes: int
 ) -> Iterator[RawDocument | tuple[str, str]]:
+    """An object that cannot be read is skipped with the reason (the others are stored, as
+    for a folder); a listing that fails (credentials, bucket, access) fails the whole call,
+    before any of its documents is stored."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     for page in pages:
         for item in page.get("Contents", []):
@@ -240,4 +245,9 @@ def _s3_documents(
             if item["Size"] > max_bytes:
                 yield source, f"{item['Size']} bytes is over the limit of {max_bytes}"
                 continue
-            yield RawDocument(source, s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            try:
+                data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            except (BotoCoreError, ClientError) as exc:
+                yield source, f"could not be read: {type(exc).__name__}: {exc}"
+                continue
+            yield RawDocument(source, data)

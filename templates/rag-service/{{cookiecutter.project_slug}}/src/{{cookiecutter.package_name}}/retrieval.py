@@ -40,7 +40,13 @@ class Retriever:
 
     async def aretrieve(self, request: RetrievalRequest) -> Retrieved:
         """Embed and search on the event loop: the embedding and the search are awaited."""
-        vector = await self.embedder.aembed_query(request.question)
+        return await self.asearch(request, await self.aembed(request.question))
+
+    async def aembed(self, question: str) -> np.ndarray:
+        """The question's vector (answering screens it before searching)."""
+        return await self.embedder.aembed_query(question)
+
+    async def asearch(self, request: RetrievalRequest, vector: np.ndarray) -> Retrieved:
         candidates = await self.store.asearch(self._search(request, vector))
         if not candidates and not await asyncio.to_thread(self.store.tenant_exists, request.tenant):
             raise _no_documents(request.tenant)

@@ -20,6 +20,7 @@ from .platform.guardrails import PATTERNS
 from .platform.metrics import ServiceMetrics
 from .platform.state import SharedState
 from .retrieval import Retriever
+from .screening import build_screener
 from .settings import Settings
 from .store import Store
 
@@ -63,7 +64,7 @@ class RagService:
             ),
         )  # fmt: skip
         # Known label values start at zero, so every dashboard series exists from the start.
-        for category in (*PATTERNS, "encoded_payload"):
+        for category in (*PATTERNS, "encoded_payload", "guard_model"):
             counters.flagged_questions.labels(category)
             flagged_chunks.labels(category)
         for outcome in ("answered", "refused", "cached", "fallback"):
@@ -71,8 +72,9 @@ class RagService:
         self.retriever = Retriever(store, self.embedder, settings.hybrid_search, flagged_chunks)
         self.ingestion = Ingestion(settings, store, self.embedder, self.cache, documents_total)
         self.answering = Answering(
-            settings, store, self.retriever, self.generator, self.cache, metrics, counters
-        )
+            settings, store, self.retriever, self.generator, self.cache, metrics, counters,
+            build_screener(settings, self.embedder),
+        )  # fmt: skip
 
 
 @contextmanager

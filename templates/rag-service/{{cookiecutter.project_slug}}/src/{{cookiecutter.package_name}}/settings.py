@@ -75,6 +75,19 @@ class Settings(PlatformSettings):
         " A tenant without an entry ingests no S3 URI.",
     )
     redact_pii: bool = Field(default=False, description="Redact personal data from answers.")
+    injection_semantic: bool = Field(
+        default=True,
+        description="Screen questions by similarity to known attacks too (screening.py).",
+    )
+    injection_semantic_threshold: float | None = Field(
+        default=None, ge=0.0, le=1.0,
+        description="Similarity that flags. Default: calibrated for the embedding model.",
+    )  # fmt: skip
+    guard_model: str | None = Field(
+        default=None,
+        description="Chat model that screens every question the other checks passed (LLM"
+        " modes only; asked through the generation endpoint). Off by default: a call each.",
+    )
     cache_entries: int = Field(default=2048, ge=0, description="0 turns the answer cache off.")
     cache_ttl_seconds: float = Field(
         default=300.0, gt=0, description="Backstop: no cached answer outlives this."
@@ -91,6 +104,15 @@ class Settings(PlatformSettings):
             raise ValueError(
                 f"max_body_bytes={self.max_body_bytes} is below what max_document_bytes="
                 f"{self.max_document_bytes} needs in base64 JSON: use at least {needed}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _guard_model_needs_an_llm_mode(self) -> Settings:
+        if self.guard_model and self.generation_mode == "extractive":
+            raise ValueError(
+                f"guard_model={self.guard_model!r} needs generation_mode openai-compatible or"
+                " bedrock (it is asked through that endpoint); generation_mode is extractive"
             )
         return self
 
