@@ -141,6 +141,25 @@ def test_a_transient_predictor_error_is_retried(tmp_path, ray_cluster, monkeypat
     assert marker.exists() and (result.processed, result.failed) == (2, 0)
 
 
+def test_each_call_gets_its_texts_by_length_and_outputs_stay_on_their_rows(
+    tmp_path, settings, ray_cluster, monkeypatch, active_release
+):
+    monkeypatch.setitem(PREDICTORS, "probe", Registered("probe_predictor:LengthProbe", "predict"))
+    texts = {f"r{i}": "w" * ((i * 7919) % 37 + 1) for i in range(40)}  # lengths out of order
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": k, "text": t}) + "\n" for k, t in texts.items()))
+    spec = _spec(tmp_path, active_release, source, predictor="probe", predictor_config={},
+                 batch_size=16, block_rows=16)  # fmt: skip
+    output = _local(tmp_path / "out")
+
+    run_pipeline(spec)
+    publish(Storage(settings), spec.staging, output, spec.output_format, {"job_id": "j"})
+
+    rows = list(iter_rows(output, spec.output_format))
+    assert {row["id"]: row["chars"] for row in rows} == {k: len(t) for k, t in texts.items()}
+    assert all(row["call_sorted"] for row in rows)
+
+
 @pytest.mark.parametrize(
     ("raw", "message"),
     [

@@ -46,7 +46,7 @@ def predictor_of(release: Release) -> tuple[str, dict[str, Any]]:
     """The release's predictor name and its own config (without the pipeline's settings)."""
     config = dict(release.config)
     name = str(config.pop("predictor", "embeddings"))
-    for key in ("batch_size", "concurrency"):
+    for key in ("batch_size", "concurrency", "max_concurrency"):
         config.pop(key, None)
     return name, config
 
@@ -366,6 +366,7 @@ class JobService:
         release = self.releases.releases[job.release]
         name, config = predictor_of(release)
         settings = self.settings
+        pool_max = release.config.get("max_concurrency", settings.max_concurrency)
         return PipelineSpec(
             input=source,
             staging=staging,
@@ -377,6 +378,8 @@ class JobService:
             operation=registered(name).operation,
             batch_size=int(release.config.get("batch_size", settings.batch_size)),
             concurrency=int(release.config.get("concurrency", settings.concurrency)),
+            max_concurrency=int(pool_max),
+            cpus_per_actor=settings.cpus_per_actor,
             total_rows=count_rows(source),
             checkpoint=checkpoint,
             num_gpus=actor_gpus(settings, cluster_gpus()),
