@@ -35,6 +35,9 @@ class Settings(PlatformSettings):
     aws_access_key_id: SecretStr | None = None
     aws_secret_access_key: SecretStr | None = None
 {%- endif %}
+    # Lineage in every output's manifest: set by the image build and the deploy program.
+    image: str = Field(default="local", description="The container image a job runs in.")
+    git_sha: str = Field(default="unversioned", description="The code's commit.")
     default_output_format: OutputFormat = "{{ cookiecutter.output_format }}"
     text_field: str = Field(default="text", description="Input field holding the text.")
     id_field: str = Field(default="id", description="Input field holding the row id.")
