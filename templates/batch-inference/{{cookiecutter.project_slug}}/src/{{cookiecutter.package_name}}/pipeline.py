@@ -144,8 +144,9 @@ class PredictBatch:
         progress: Any,
         tracing: Mapping[str, str],
     ) -> None:
-        if not ray.get(progress.report.remote(0, 0, [])):
-            raise JobCancelled("job stopped")
+        # No stop check here: an actor whose __init__ raises dies, and Ray prints an
+        # ActorDiedError traceback for a plain cancel or SIGTERM. The first batch checks
+        # (in __call__), which stops the dataset as a user-code error Ray Data reports briefly.
         if tracing.get("endpoint"):
             configure_tracing(tracing["service"], tracing["version"], tracing["endpoint"])
         self.name, self.config, self.device = predictor, dict(config), device
@@ -153,6 +154,8 @@ class PredictBatch:
         self._predictor: Predictor | None = None
 
     def __call__(self, batch: pa.Table) -> pa.Table:
+        if self._predictor is None and not ray.get(self.progress.report.remote(0, 0, [])):
+            raise JobCancelled("job stopped")  # before a model loads for a stopped job
         good = batch.filter(pc.is_null(batch.column(REASON)))
         bad = batch.filter(pc.is_valid(batch.column(REASON)))
         outputs: dict[str, pa.Array] = {}
