@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from {{ cookiecutter.package_name }}.jobs import Job
+from {{ cookiecutter.package_name }}.jobs import Job, predictor_of
+from {{ cookiecutter.package_name }}.predictors import model_digest
+from {{ cookiecutter.package_name }}.rows import scan_input
+from {{ cookiecutter.package_name }}.storage import Storage
 
 OTHER_FORMAT = "{{ 'jsonl' if cookiecutter.output_format == 'parquet' else 'parquet' }}"
 ROWS = [
@@ -18,7 +23,9 @@ ROWS = [
 ]
 
 
-def test_submit_poll_done(client, auth_headers, settings, make_input, wait_for_job, read_output):
+def test_submit_poll_done(
+    client, auth_headers, settings, make_input, wait_for_job, read_output, active_release
+):
     name = make_input("docs/in.jsonl", ROWS)
 
     response = client.post(
@@ -50,8 +57,14 @@ def test_submit_poll_done(client, auth_headers, settings, make_input, wait_for_j
     assert rows["r2"]["matched_keywords"] == ["invoice", "refund"]
     assert rows["r2"]["keyword_score"] == pytest.approx(2 / 5) and rows["r2"]["words"] == 5
 {%- endif %}
-    manifest = (output / "_manifest.json").read_text(encoding="utf-8")
-    assert f'"release": "{job["release"]}"' in manifest and '"rows": 4' in manifest
+    manifest = json.loads((output / "_manifest.json").read_text(encoding="utf-8"))
+    assert manifest["release"] == job["release"] and manifest["rows"] == 4
+    # lineage: the input's and the model's hashes, the image and code, the attempts
+    source = Storage(settings).resolve(name, "input")
+    assert manifest["input"] == source.uri and manifest["input_sha256"] == scan_input(source)[1]
+    assert manifest["model_sha256"] == model_digest(*predictor_of(active_release))
+    assert (manifest["image"], manifest["git_sha"]) == ("local", "unversioned")
+    assert manifest["version"] == settings.version and manifest["attempts"] == 1
     assert not list(output.parent.glob(".staging-*"))
     listed = client.get("/v1/jobs", headers=auth_headers).json()
     assert [item["id"] for item in listed] == [job["id"]]

@@ -68,3 +68,49 @@ def test_every_rayjob_env_var_is_a_setting_by_its_real_name():
         volumes = {v["name"]: v for v in pod["volumes"]}
         assert volumes["dshm"]["emptyDir"] == {"medium": "Memory"}
         assert {"name": "dshm", "mountPath": "/dev/shm"} in container["volumeMounts"]
+
+
+NETWORK = MANIFEST.parent / "rayjob-network.yaml"
+
+
+def _allows(policy: dict, direction: str, labels: dict, port: int) -> bool:
+    """Does one of the policy's rules let a pod with `labels` in (or out) on `port`?"""
+    peers_key = "from" if direction == "ingress" else "to"
+    for rule in policy["spec"].get(direction, []):
+        ports = [p["port"] for p in rule.get("ports", [])]
+        peers = rule.get(peers_key)
+        if ports and port not in ports:
+            continue
+        if peers is None or any(
+            "podSelector" in peer and "namespaceSelector" not in peer
+            and peer["podSelector"]["matchLabels"].items() <= labels.items()
+            for peer in peers
+        ):  # fmt: skip
+            return True
+    return False
+
+
+def test_network_policies_let_head_workers_and_submitter_talk_in_the_team_namespace():
+    """The namespace denies all but DNS: without these the submitter never reaches the head."""
+    job = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+    ray, submitter = yaml.safe_load_all(NETWORK.read_text(encoding="utf-8"))
+    cluster = job["spec"]["rayClusterSpec"]
+    head = cluster["headGroupSpec"]["template"]["metadata"]["labels"]
+    (workers,) = cluster["workerGroupSpecs"]
+    worker = workers["template"]["metadata"]["labels"]
+    # Kubernetes labels a Job's pods with its name; KubeRay names the submitter Job after the RayJob
+    submitter_pod = {"batch.kubernetes.io/job-name": job["metadata"]["name"]}
+    selected = ray["spec"]["podSelector"]["matchLabels"]
+    assert selected.items() <= head.items() and selected.items() <= worker.items()
+    assert submitter["spec"]["podSelector"]["matchLabels"] == submitter_pod
+    for policy in (ray, submitter):
+        assert policy["kind"] == "NetworkPolicy" and policy["spec"]["policyTypes"] == [
+            "Ingress", "Egress"]  # fmt: skip
+    for port in (6379, 8265, 10001, 12345):  # GCS, dashboard, client, a worker port
+        assert _allows(ray, "ingress", worker, port) and _allows(ray, "egress", head, port)
+    assert _allows(ray, "ingress", submitter_pod, 8265)
+    assert _allows(submitter, "egress", head, 8265)
+    assert not _allows(submitter, "ingress", head, 8265)  # nothing calls the submitter
+    operator = [r for r in ray["spec"]["ingress"] for p in r["from"] if "namespaceSelector" in p]
+    assert operator and operator[0]["ports"] == [{"protocol": "TCP", "port": 8265}]
+    assert _allows(ray, "egress", {}, 443) and _allows(ray, "egress", {}, 5432)  # S3, PostgreSQL

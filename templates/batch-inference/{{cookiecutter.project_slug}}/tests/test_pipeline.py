@@ -11,12 +11,12 @@ from pathlib import Path
 import pyarrow.fs as pafs
 import pytest
 
-from {{ cookiecutter.package_name }} import outputs
+from {{ cookiecutter.package_name }} import outputs, predictors
 from {{ cookiecutter.package_name }}.jobs import predictor_of
 from {{ cookiecutter.package_name }}.outputs import iter_rows, publish
 from {{ cookiecutter.package_name }}.pipeline import PipelineError, PipelineSpec, run_pipeline
 from {{ cookiecutter.package_name }}.platform.releases import Release
-from {{ cookiecutter.package_name }}.predictors import PREDICTORS, Registered
+from {{ cookiecutter.package_name }}.predictors import PREDICTORS, Registered, model_digest
 from {{ cookiecutter.package_name }}.rows import RowRules, count_rows, parse_raw
 from {{ cookiecutter.package_name }}.storage import Location, Storage
 
@@ -141,6 +141,25 @@ def test_a_transient_predictor_error_is_retried(tmp_path, ray_cluster, monkeypat
     assert marker.exists() and (result.processed, result.failed) == (2, 0)
 
 
+def test_each_call_gets_its_texts_by_length_and_outputs_stay_on_their_rows(
+    tmp_path, settings, ray_cluster, monkeypatch, active_release
+):
+    monkeypatch.setitem(PREDICTORS, "probe", Registered("probe_predictor:LengthProbe", "predict"))
+    texts = {f"r{i}": "w" * ((i * 7919) % 37 + 1) for i in range(40)}  # lengths out of order
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": k, "text": t}) + "\n" for k, t in texts.items()))
+    spec = _spec(tmp_path, active_release, source, predictor="probe", predictor_config={},
+                 batch_size=16, block_rows=16)  # fmt: skip
+    output = _local(tmp_path / "out")
+
+    run_pipeline(spec)
+    publish(Storage(settings), spec.staging, output, spec.output_format, {"job_id": "j"})
+
+    rows = list(iter_rows(output, spec.output_format))
+    assert {row["id"]: row["chars"] for row in rows} == {k: len(t) for k, t in texts.items()}
+    assert all(row["call_sorted"] for row in rows)
+
+
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
@@ -165,3 +184,22 @@ def test_parse_raw_hashes_text_when_the_id_is_missing():
     assert first == parse_raw(b'{"text": "same", "other": 1}', RULES)
     assert len(first[0]) == 16 and first[1] == "same"
     assert parse_raw(b'{"id": 4, "text": "t"}\r', RULES) == ("4", "t")
+
+
+def test_the_model_hash_follows_the_model_files_and_the_config(tmp_path, monkeypatch):
+    folder = tmp_path / "model"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "weights.bin").write_bytes(b"one")
+
+    class Packaged:
+        @staticmethod
+        def model_path(config: object) -> Path:
+            return folder
+
+    monkeypatch.setattr(predictors, "predictor_class", lambda name: Packaged)
+    first = model_digest("packaged", {"normalize": True})
+    assert model_digest("packaged", {"normalize": True}) == first
+    assert model_digest("packaged", {"normalize": False}) != first
+    (folder / "sub" / "weights.bin").write_bytes(b"two")
+    predictors._files_digest.cache_clear()  # a process caches it: its model never changes
+    assert model_digest("packaged", {"normalize": True}) != first

@@ -28,9 +28,9 @@ from .platform.database import open_pool
 from .platform.errors import Conflict, NotFound, Unavailable
 from .platform.metrics import ServiceMetrics
 from .platform.releases import Release, ReleaseManager
-from .predictors import registered, render_inputs, shared_predictor
+from .predictors import model_digest, registered, render_inputs, shared_predictor
 from .ray_runtime import actor_gpus, cluster_gpus, ensure_ray, ray_ready
-from .rows import RowRules, count_rows
+from .rows import RowRules, scan_input
 from .settings import Settings
 from .storage import Location, Storage
 from .telemetry import BatchMetrics
@@ -46,7 +46,7 @@ def predictor_of(release: Release) -> tuple[str, dict[str, Any]]:
     """The release's predictor name and its own config (without the pipeline's settings)."""
     config = dict(release.config)
     name = str(config.pop("predictor", "embeddings"))
-    for key in ("batch_size", "concurrency"):
+    for key in ("batch_size", "concurrency", "max_concurrency"):
         config.pop(key, None)
     return name, config
 
@@ -266,14 +266,16 @@ class JobService:
         status: JobStatus
         with self._heartbeat(job.id, lost):
             try:
-                spec = self._spec(job, source, staging, checkpoint)
+                rows, input_sha256 = scan_input(source)
+                spec = self._spec(job, source, staging, checkpoint, rows)
                 skipped = checkpointed_rows(checkpoint)  # written by earlier attempts
                 job = job.model_copy(
                     update={"rows_total": spec.total_rows, "rows_skipped": skipped}
                 )
                 self.store.save(job, self.owner)
                 run_pipeline(spec, on_progress, should_stop)
-                published = publish(self.storage, staging, target, job.format, self._manifest(job))
+                manifest = self._manifest(job, input_sha256)
+                published = publish(self.storage, staging, target, job.format, manifest)
                 self.storage.discard(checkpoint)  # published: the job is done for good
                 duplicates = max(0, published.failed - counted["failed"])  # found while publishing
                 self.metrics.rows_processed.labels("failed").inc(duplicates)
@@ -345,27 +347,36 @@ class JobService:
             extra={"job": job.id, "status": job.status, "rows": job.rows_processed},
         )
 
-    def _manifest(self, job: Job) -> dict[str, Any]:
+    def _manifest(self, job: Job, input_sha256: str) -> dict[str, Any]:
+        """What the output was computed from (lineage), committed last with the files."""
+        release = self.releases.releases[job.release]
+        name, config = predictor_of(release)
         return {
             "job_id": job.id,
             "release": job.release,
             "model": job.model,
+            "model_sha256": model_digest(name, config),
             "predictor": job.predictor,
             "format": job.format,
             "input": job.input,
+            "input_sha256": input_sha256,
             "rows_total": job.rows_total,
             "attempts": job.attempts,
+            "image": self.settings.image,
+            "version": self.settings.version,
+            "git_sha": self.settings.git_sha,
             "finished_at": _now(),
         }
 
     def _spec(
-        self, job: Job, source: Location, staging: Location, checkpoint: Location
+        self, job: Job, source: Location, staging: Location, checkpoint: Location, rows: int
     ) -> PipelineSpec:
         if job.release not in self.releases.releases:
             raise PipelineError(f"release {job.release!r} is no longer in releases.yaml")
         release = self.releases.releases[job.release]
         name, config = predictor_of(release)
         settings = self.settings
+        pool_max = release.config.get("max_concurrency", settings.max_concurrency)
         return PipelineSpec(
             input=source,
             staging=staging,
@@ -377,7 +388,9 @@ class JobService:
             operation=registered(name).operation,
             batch_size=int(release.config.get("batch_size", settings.batch_size)),
             concurrency=int(release.config.get("concurrency", settings.concurrency)),
-            total_rows=count_rows(source),
+            max_concurrency=int(pool_max),
+            cpus_per_actor=settings.cpus_per_actor,
+            total_rows=rows,
             checkpoint=checkpoint,
             num_gpus=actor_gpus(settings, cluster_gpus()),
             rules=RowRules(settings.text_field, settings.id_field, settings.max_text_chars),

