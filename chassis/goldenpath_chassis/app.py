@@ -70,7 +70,10 @@ def build_platform(settings: PlatformSettings) -> Platform:
 @contextmanager
 def open_shared_state(settings: PlatformSettings) -> Iterator[tuple[str, SharedState]]:
     """The service's database (embedded when DATABASE_URL is unset) and its shared state."""
-    with database_url(settings.database_url, settings.data_dir) as url:
+    iam_region = settings.aws_region if settings.database_iam_auth else None
+    with database_url(
+        settings.database_url, settings.data_dir, iam_region, settings.aws_endpoint_url
+    ) as url:
         shared = SharedState(
             url, settings.service_name, settings.state_poll_seconds, settings.database_pool_size
         )

@@ -11,6 +11,8 @@ from typing import ClassVar, Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .database import check_iam_url
+
 Environment = Literal["development", "test", "staging", "production"]
 
 # Local development values: a service in production refuses to start while any is in use.
@@ -98,6 +100,11 @@ class PlatformSettings(BaseSettings):
         description="PostgreSQL URL (Aurora in production). Unset: an embedded server under"
         " DATA_DIR, shared by every local process that uses the same DATA_DIR.",
     )
+    database_iam_auth: bool = Field(
+        default=False,
+        description="Log in to DATABASE_URL (a user, no password, sslmode=require) with RDS IAM"
+        " tokens signed per connection with the pod's AWS credentials (Aurora in AWS).",
+    )
     database_pool_size: int = Field(default=8, ge=1, le=64)
     state_poll_seconds: float = Field(
         default=1.0, gt=0, le=30, description="Backstop poll of shared state (NOTIFY is first)."
@@ -106,6 +113,14 @@ class PlatformSettings(BaseSettings):
     # Rollback.
     releases_path: Path = Path("releases.yaml")
     kill_switch: bool = Field(default=False, description="Serve the safe fallback only.")
+
+    @model_validator(mode="after")
+    def _check_database_iam_auth(self) -> PlatformSettings:
+        if self.database_iam_auth:
+            if self.database_url is None:
+                raise ValueError("DATABASE_IAM_AUTH=true needs DATABASE_URL (the RDS endpoint)")
+            check_iam_url(self.database_url.get_secret_value())
+        return self
 
     @model_validator(mode="after")
     def _refuse_development_secrets_in_production(self) -> PlatformSettings:

@@ -23,6 +23,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .audit import AuditLog
+from .database import connect, connection_kwargs
 from .errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class SharedState:
             url,
             min_size=1,
             max_size=pool_size,
-            kwargs={"autocommit": True, "prepare_threshold": None},
+            kwargs=connection_kwargs(url, autocommit=True, prepare_threshold=None),
             check=ConnectionPool.check_connection,  # a failover leaves dead connections behind
             open=False,
             name=f"{service}-state",
@@ -191,7 +192,7 @@ class SharedState:
         """LISTEN for changes; reload on each notification and at least every poll."""
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self.url, autocommit=True) as conn:
+                with connect(self.url, autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self._load(conn)  # anything missed while (re)connecting
                     while not self._stop.is_set():

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
@@ -27,7 +28,6 @@ ENVIRONMENTS = ("dev", "staging")
 PROJECT = yaml.safe_load((INFRA / "Pulumi.yaml").read_text())["name"]
 # What an operator sets with `pulumi config set` (deploy/Pulumi.<env>.yaml says which).
 OPERATOR = {"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/{slug}:1.0.0"}
-OPERATOR_SECRETS = {"databasePassword": "operator-set-password"}
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # how the mocks mark a secret value
 # Objects whose schema comes from a CRD the platform installs, not from Kubernetes itself.
 CRD_KINDS = {
@@ -88,7 +88,7 @@ def runs(renders: dict[str, Path]) -> dict[str, Any]:
         for environment in ENVIRONMENTS:
             raw = yaml.safe_load((deploy / f"Pulumi.{environment}.yaml").read_text())["config"]
             config = {k.split(":", 1)[1]: v for k, v in raw.items()}
-            config.update({k: v.format(slug=slug) for k, v in OPERATOR.items()}, **OPERATOR_SECRETS)
+            config.update({k: v.format(slug=slug) for k, v in OPERATOR.items()})
             specs.append(
                 {
                     "key": f"{template}-{environment}",
@@ -96,7 +96,7 @@ def runs(renders: dict[str, Path]) -> dict[str, Any]:
                     "project": slug,
                     "stack": environment,
                     "config": config,
-                    "secrets": list(OPERATOR_SECRETS),
+                    "secrets": [],
                     "platforms": platforms,
                 }
             )
@@ -149,6 +149,26 @@ def test_default_render_deploys_onto_the_stack_unchanged(
     assert (team["namespace"], team["service_account"]) in stack_accounts
     env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
     assert env["SECRETS_ID"] == team["secret_arns"][template]
+    # The database path closes with IAM tokens: the URL's user (no password) is the login the
+    # bootstrap Job creates with rds_iam and the one the team's IRSA role may connect as.
+    assert env["DATABASE_IAM_AUTH"] == "true"
+    url = urlsplit(env["DATABASE_URL"])
+    assert url.password is None and "sslmode=require" in url.query
+    assert url.hostname == outputs["vector_store_endpoint"]
+    stack = built_stack(environment)
+    scripts = "\n".join(
+        value
+        for r in stack.of_type("kubernetes:core/v1:ConfigMap")
+        for value in (plain(r.inputs).get("data") or {}).values()
+    )
+    assert f'GRANT rds_iam TO "{url.username}";' in scripts
+    connects = [
+        statement["Resource"]
+        for r in stack.of_type("aws:iam/rolePolicy:RolePolicy")
+        for statement in json.loads(plain(r.inputs)["policy"])["Statement"]
+        if statement["Action"] == "rds-db:connect"
+    ]
+    assert any(arn.endswith(f"/{url.username}") for arn in connects), connects
 
 
 def validation_errors(manifest: dict[str, Any], version: str) -> list[str]:
@@ -276,8 +296,6 @@ CHECKOV_SUPPRESSIONS: dict[str, str] = {
     " nodes a registry round trip per start",
     "CKV_K8S_43": "image digest: a tag in an IMMUTABLE ECR repository names one image for good;"
     " the deploy program accepts name@sha256 digests too",
-    "CKV_K8S_35": "secrets as env: DATABASE_URL still reaches the pod through a secretKeyRef;"
-    " the chassis settings have no secrets directory yet (left open, see infra/README.md)",
 }
 
 

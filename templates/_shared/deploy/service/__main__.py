@@ -80,21 +80,21 @@ env["ACCELERATOR"] = "{{ cookiecutter.accelerator }}"
 env["STORAGE_ROOT"] = "/app/.data/storage"
 {%- endif %}
 {%- endif %}
-secret_env: dict[str, pulumi.Input[str]] = {}
-
 # Aurora PostgreSQL from the platform stack, as the user named after the namespace: every
 # service keeps its shared state there (release routing, kill switch, audit, cache epochs).
+# IAM database authentication, so no password exists anywhere: infra's bootstrap Job created
+# the user with `GRANT rds_iam`, the namespace's IRSA role may `rds-db:connect` as it, and the
+# chassis signs a 15-minute token per new connection (DATABASE_IAM_AUTH). RDS takes IAM tokens
+# over TLS only (AuroraUserGuide UsingWithRDS.IAMDBAuth.Connecting, read 2026-12-03).
 database_user = config.get("databaseUser") or team
-database_password = config.require_secret("databasePassword")
-secret_env["DATABASE_URL"] = pulumi.Output.all(
+env["DATABASE_IAM_AUTH"] = "true"
+env["DATABASE_URL"] = database_url = pulumi.Output.all(
     platform.require_output("vector_store_endpoint"),
     platform.require_output("vector_store_port"),
     platform.require_output("vector_store_database"),
-    database_password,
 ).apply(
     lambda parts: (
-        f"postgresql://{quote(database_user)}:{quote(str(parts[3]), safe='')}"
-        f"@{parts[0]}:{int(parts[1])}/{parts[2]}?sslmode=require"
+        f"postgresql://{quote(database_user)}@{parts[0]}:{int(parts[1])}/{parts[2]}?sslmode=require"
     )
 )
 egress_tcp_ports.append(5432)
@@ -111,7 +111,6 @@ args = ServiceDeploymentArgs(
     limits=resources.get("limits") or {},
     alert_groups=load_alert_groups(PROJECT_ROOT / "observability" / "alerts.yml"),
     env=env,
-    secret_env=secret_env,
     gpus=config_int("gpus", {{ default_gpus }}),
 {%- if cookiecutter.get("checkpointer") == "sqlite" %}
     single_replica=True,
@@ -127,3 +126,4 @@ service = ServiceDeployment(SERVICE, args, pulumi.ResourceOptions(providers=[pro
 pulumi.export("namespace", args.namespace)
 pulumi.export("url", service.url)
 pulumi.export("image", args.image)
+pulumi.export("database_url", database_url)  # for jobs beside the service (RayJob)

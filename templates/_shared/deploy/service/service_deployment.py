@@ -63,9 +63,9 @@ class ServiceDeploymentArgs:
     requests: Mapping[str, str]
     limits: Mapping[str, str]
     alert_groups: Sequence[Mapping[str, Any]]
+    # Plain settings only: secrets come from Secrets Manager (SECRETS_ID) and the database
+    # from IAM tokens, so no Secret value ever sits in the pod spec or an env var.
     env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    # Values that must not appear in the pod spec: stored in a Secret, read with secretKeyRef.
-    secret_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     gpus: int = 0
     # True when state lives in one pod's file (SQLite): more replicas would split it.
     single_replica: bool = False
@@ -149,25 +149,6 @@ class ServiceDeployment(pulumi.ComponentResource):
             )
 
         env = [k8s.core.v1.EnvVarArgs(name=key, value=value) for key, value in args.env.items()]
-        if args.secret_env:
-            secret = k8s.core.v1.Secret(
-                f"{name}-env",
-                metadata=meta(),
-                type="Opaque",
-                string_data={key: pulumi.Output.secret(v) for key, v in args.secret_env.items()},
-                opts=child,
-            )
-            env += [
-                k8s.core.v1.EnvVarArgs(
-                    name=key,
-                    value_from=k8s.core.v1.EnvVarSourceArgs(
-                        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(
-                            name=secret.metadata.name, key=key
-                        )
-                    ),
-                )
-                for key in args.secret_env
-            ]
 
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",

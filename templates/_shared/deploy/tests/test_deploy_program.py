@@ -23,7 +23,6 @@ DEPLOY = PROJECT / "deploy"
 SERVICE = "{{ cookiecutter.project_slug }}"
 TEAM = "{{ cookiecutter.owner_team }}"
 IMAGE = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{SERVICE}:1.4.2"
-DB_PASSWORD = "s3cret/pass@word"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # marks a secret in the values the mocks receive
 SECRET_ARN = (
     f"arn:aws:secretsmanager:eu-west-1:123456789012:secret:goldenpath/staging/{TEAM}/{SERVICE}-Ab1"
@@ -56,7 +55,7 @@ def stack_config(stack: str, **overrides: Any) -> dict[str, Any]:
     """deploy/Pulumi.<stack>.yaml plus what an operator sets with `pulumi config set`."""
     raw = yaml.safe_load((DEPLOY / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))
     values = {key.split(":", 1)[1]: value for key, value in raw["config"].items()}
-    values.update(image=IMAGE, databasePassword=DB_PASSWORD)
+    values.update(image=IMAGE)
     values.update(overrides)
     return values
 
@@ -119,7 +118,7 @@ def run_scenarios(scenarios: dict[str, tuple[str, dict[str, Any]]]) -> dict[str,
                 f"{SERVICE}:{k}": v if isinstance(v, str) else json.dumps(v)
                 for k, v in values.items()
             },
-            [f"{SERVICE}:databasePassword"],
+            [],
         )
         error = None
         try:
@@ -216,15 +215,20 @@ def test_environment_comes_from_config_and_the_platform_stack(staging, pod):
     assert env["AWS_REGION"]["value"] == "eu-west-1"
     # The service's one JSON secret, the only one its IRSA role may read.
     assert env["SECRETS_ID"]["value"] == SECRET_ARN
-    # The URL is a secret: the pod spec only references it.
-    assert "value" not in env["DATABASE_URL"]
-    ref = env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]
-    secret = one(staging, "kubernetes:core/v1:Secret")
-    assert ref == {"name": secret["metadata"]["name"], "key": "DATABASE_URL"}
-    assert secret_value(secret["stringData"])["DATABASE_URL"] == (
-        f"postgresql://{TEAM}:s3cret%2Fpass%40word@vectors.cluster-abc.eu-west-1.rds.amazonaws.com"
+    # IAM database authentication: the URL names the user and no password, over TLS.
+    assert env["DATABASE_IAM_AUTH"]["value"] == "true"
+    assert env["DATABASE_URL"]["value"] == (
+        f"postgresql://{TEAM}@vectors.cluster-abc.eu-west-1.rds.amazonaws.com"
         ":5432/vectors?sslmode=require"
     )
+
+
+def test_no_secret_value_reaches_the_pod_spec(staging, pod):
+    """Secrets come from Secrets Manager at run time and the database from IAM tokens: no
+    Kubernetes Secret, no secretKeyRef env (checkov CKV_K8S_35), nothing to leak in state."""
+    assert not resources(staging, "kubernetes:core/v1:Secret")
+    (container,) = pod["containers"]
+    assert not [e["name"] for e in container["env"] if "valueFrom" in e]
 
 
 def test_resources_and_gpu_placement(pod):

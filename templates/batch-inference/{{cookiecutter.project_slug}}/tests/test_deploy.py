@@ -61,7 +61,7 @@ def test_every_rayjob_env_var_is_a_setting_by_its_real_name():
         (container,) = pod["containers"]
         names = {item["name"] for item in container["env"]}
         assert names <= known, f"not settings: {sorted(names - known)}"
-        assert {"STORAGE_ROOT", "DATA_DIR", "DATABASE_URL"} <= names
+        assert {"STORAGE_ROOT", "DATA_DIR", "DATABASE_URL", "DATABASE_IAM_AUTH"} <= names
 {%- if cookiecutter.storage == "s3" %}
         assert "S3_ALLOWED_BUCKETS" in names
 {%- endif %}

@@ -22,6 +22,7 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from .chunking import Chunk
 from .migrations import load_migrations
+from .platform.database import connect, connection_kwargs
 from .platform.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ class Store:
         options: dict[str, Any] = {
             "min_size": 1,
             "max_size": pool_size,
-            "kwargs": {"autocommit": True, "row_factory": dict_row},
+            "kwargs": connection_kwargs(url, autocommit=True, row_factory=dict_row),
             "open": False,
         }
         self.pool = ConnectionPool(url, configure=self._configure, name="rag-store", **options)
@@ -121,7 +122,7 @@ class Store:
     def migrate(self) -> list[int]:
         """Apply pending migrations under an advisory lock; return the versions applied."""
         applied: list[int] = []
-        with psycopg.connect(self.url, autocommit=True) as conn:
+        with connect(self.url, autocommit=True) as conn:
             conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
             try:
                 conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
