@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(PY) -m bench --check
 	$(PY) bench/rag/rag_bench.py
 	$(PY) bench/agent/agent_bench.py
+	$(PY) bench/infra/stack_bench.py
 
 bake: $(STAMP)
 	$(VENV)/bin/goldenpath bake
