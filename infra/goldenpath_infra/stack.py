@@ -25,6 +25,9 @@ from goldenpath_infra.team_namespace import SERVICE_ACCOUNT, TeamNamespace, Team
 from goldenpath_infra.vector_collection import VectorCollection, VectorCollectionArgs
 from goldenpath_infra.vector_store import VectorStore, VectorStoreArgs
 
+# The one port every goldenpath service listens on (the templates' deploy programs, HTTP_PORT).
+SERVICE_PORT = 8000
+
 # Stack outputs, read by services' deploy programs through a StackReference.
 OUTPUT_NAMES = (
     "environment",
@@ -43,6 +46,7 @@ OUTPUT_NAMES = (
     "opensearch_collection_endpoint",
     "kms_key_arn",
     "vpc_id",
+    "vpc_cidr",
     "public_subnet_ids",
     "private_subnet_ids",
     "isolated_subnet_ids",
@@ -215,6 +219,20 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             "secret_arns": {s: keys.secret_arns[f"{team.name}/{s}"] for s in team.services},
         }
 
+    # ALB targets are pod IPs in the nodes' (EKS cluster) security group: admit the platform's
+    # load-balancer group on the service port, and nothing else. An explicit rule rather than
+    # the controller's backend-rule management, which needs ec2:AuthorizeSecurityGroupIngress
+    # on groups it does not own (its IRSA policy changes only groups tagged for the cluster).
+    aws.vpc.SecurityGroupIngressRule(
+        f"{prefix}-nodes-from-load-balancer",
+        security_group_id=cluster.node_security_group_id,
+        description="goldenpath services (pod IPs) from the platform's load balancers",
+        ip_protocol="tcp",
+        from_port=SERVICE_PORT,
+        to_port=SERVICE_PORT,
+        referenced_security_group_id=network.load_balancer_security_group_id,
+    )
+
     collection_endpoint: Any = None
     if cfg.vector_store.opensearch_collection:
         collection_sg = GuardedSecurityGroup(
@@ -272,6 +290,7 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
         "opensearch_collection_endpoint": collection_endpoint,
         "kms_key_arn": keys.key.arn,
         "vpc_id": network.vpc.id,
+        "vpc_cidr": cfg.vpc_cidr,
         "public_subnet_ids": network.public_subnet_ids,
         "private_subnet_ids": network.private_subnet_ids,
         "isolated_subnet_ids": network.isolated_subnet_ids,

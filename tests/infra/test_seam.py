@@ -28,6 +28,14 @@ ENVIRONMENTS = ("dev", "staging")
 PROJECT = yaml.safe_load((INFRA / "Pulumi.yaml").read_text())["name"]
 # What an operator sets with `pulumi config set` (deploy/Pulumi.<env>.yaml says which).
 OPERATOR = {"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/{slug}:1.0.0"}
+# Staging also publishes each service through the platform's load balancer (deploy/README).
+OPERATOR_INGRESS = {
+    "ingressHost": "{slug}.staging.example.com",
+    "certificateArn": (
+        "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+    ),
+}
+INGRESS_ENVIRONMENTS = ("staging",)
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # how the mocks mark a secret value
 # Objects whose schema comes from a CRD the platform installs, not from Kubernetes itself.
 CRD_KINDS = {
@@ -89,6 +97,8 @@ def runs(renders: dict[str, Path]) -> dict[str, Any]:
             raw = yaml.safe_load((deploy / f"Pulumi.{environment}.yaml").read_text())["config"]
             config = {k.split(":", 1)[1]: v for k, v in raw.items()}
             config.update({k: v.format(slug=slug) for k, v in OPERATOR.items()})
+            if environment in INGRESS_ENVIRONMENTS:
+                config.update({k: v.format(slug=slug) for k, v in OPERATOR_INGRESS.items()})
             specs.append(
                 {
                     "key": f"{template}-{environment}",
@@ -169,6 +179,41 @@ def test_default_render_deploys_onto_the_stack_unchanged(
         if statement["Action"] == "rds-db:connect"
     ]
     assert any(arn.endswith(f"/{url.username}") for arn in connects), connects
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_a_published_service_uses_the_platforms_load_balancer_group_and_vpc(
+    runs: dict[str, Any], template: str, environment: str
+) -> None:
+    """The Ingress names the stack's real load-balancer security group (tcp/443 only) and the
+    NetworkPolicy admits the stack's real VPC CIDR, the source of ALB traffic to pod IPs."""
+    objects = kubernetes_objects(runs[f"{template}-{environment}"]["resources"])
+    ingresses = [o for o in objects if o.get("kind") == "Ingress"]
+    (policy,) = [o for o in objects if o.get("kind") == "NetworkPolicy"]
+    blocks = [p["ipBlock"]["cidr"] for p in policy["spec"]["ingress"][0]["from"] if "ipBlock" in p]
+    if environment not in INGRESS_ENVIRONMENTS:
+        assert not ingresses and not blocks
+        return
+    outputs = platform_outputs(environment)
+    (ingress,) = ingresses
+    notes = ingress["metadata"]["annotations"]
+    assert (
+        notes["alb.ingress.kubernetes.io/security-groups"]
+        == (outputs["load_balancer_security_group_id"])
+    )
+    assert blocks == [outputs["vpc_cidr"]] == [built_stack(environment).config.vpc_cidr]
+    # The port the stack opens from the load balancers to the nodes is the one pods listen on.
+    (deployment,) = [o for o in objects if o.get("kind") == "Deployment"]
+    (port,) = deployment["spec"]["template"]["spec"]["containers"][0]["ports"]
+    opened = [
+        r.inputs["fromPort"]
+        for r in built_stack(environment).of_type(
+            "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+        )
+        if r.inputs.get("referencedSecurityGroupId") == outputs["load_balancer_security_group_id"]
+    ]
+    assert opened == [port["containerPort"]]
 
 
 def validation_errors(manifest: dict[str, Any], version: str) -> list[str]:

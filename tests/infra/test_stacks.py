@@ -517,6 +517,23 @@ def test_the_runner_reaches_the_private_api_through_its_security_group(stack: An
     ] == [(stack.outputs["node_security_group_id"], 443, 443)]
 
 
+def test_load_balancers_reach_the_nodes_on_the_service_port_only(stack: Any) -> None:
+    """ALB targets are pod IPs in the nodes' group: that group admits the load-balancer group
+    on 8000 and on nothing else (the load-balancer group itself takes only tcp/443)."""
+    balancer = stack.outputs["load_balancer_security_group_id"]
+    from_balancer = [
+        (
+            r.inputs["securityGroupId"],
+            r.inputs["ipProtocol"],
+            r.inputs["fromPort"],
+            r.inputs["toPort"],
+        )
+        for r in stack.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r.inputs.get("referencedSecurityGroupId") == balancer
+    ]
+    assert from_balancer == [(stack.outputs["node_security_group_id"], "tcp", 8000, 8000)]
+
+
 def test_stack_names_resolve_on_the_self_managed_backend() -> None:
     """A DIY (S3) backend has no organisations: stacks are `organization/<project>/<stack>`
     (Pulumi docs, "State and backends", fully qualified stack names; read 2026-12-02)."""

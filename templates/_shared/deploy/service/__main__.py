@@ -11,7 +11,12 @@ from urllib.parse import quote, urlsplit
 
 import pulumi
 import pulumi_kubernetes as k8s
-from service_deployment import ServiceDeployment, ServiceDeploymentArgs, load_alert_groups
+from service_deployment import (
+    IngressArgs,
+    ServiceDeployment,
+    ServiceDeploymentArgs,
+    load_alert_groups,
+)
 
 SERVICE = "{{ cookiecutter.project_slug }}"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -99,6 +104,21 @@ env["DATABASE_URL"] = database_url = pulumi.Output.all(
 )
 egress_tcp_ports.append(5432)
 
+# HTTPS through the platform's load balancer when the operator names a host (and its ACM
+# certificate); without one the service is reachable inside the cluster only.
+ingress_host = config.get("ingressHost")
+ingress = (
+    IngressArgs(
+        host=ingress_host,
+        certificate_arn=config.get("certificateArn") or "",
+        security_group_id=platform.require_output("load_balancer_security_group_id"),
+        vpc_cidr=platform.require_output("vpc_cidr"),
+        scheme=config.get("ingressScheme") or "internet-facing",
+    )
+    if ingress_host
+    else None
+)
+
 args = ServiceDeploymentArgs(
     service=SERVICE,
     environment=environment,
@@ -119,11 +139,14 @@ args = ServiceDeploymentArgs(
     shared_memory=True,
 {%- endif %}
     egress_tcp_ports=egress_tcp_ports,
+    ingress=ingress,
 )
 provider = k8s.Provider("platform", kubeconfig=platform.require_output("kubeconfig"))
 service = ServiceDeployment(SERVICE, args, pulumi.ResourceOptions(providers=[provider]))
 
 pulumi.export("namespace", args.namespace)
 pulumi.export("url", service.url)
+if service.public_url is not None:
+    pulumi.export("public_url", service.public_url)
 pulumi.export("image", args.image)
 pulumi.export("database_url", database_url)  # for jobs beside the service (RayJob)

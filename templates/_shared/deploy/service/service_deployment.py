@@ -31,6 +31,12 @@ MONITORING_NAMESPACE = "monitoring"
 # kube-prometheus-stack selects PrometheusRules by its Helm release label.
 PROMETHEUS_SELECTOR_LABELS = {"release": "kube-prometheus-stack"}
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+_HOST = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
+INGRESS_SCHEMES = ("internet-facing", "internal")
+# TLS 1.3 and 1.2 only (Elastic Load Balancing user guide, "Security policies for your
+# Application Load Balancer", read 2026-12-03).
+ALB_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
 class DeployGuardrailError(ValueError):
@@ -47,6 +53,54 @@ def load_alert_groups(path: Path) -> list[dict[str, Any]]:
     if not groups:
         raise DeployGuardrailError("alerts", str(path), "a service must ship its SLO alerts")
     return list(groups)
+
+
+@dataclass(frozen=True)
+class IngressArgs:
+    """HTTPS from outside the cluster through the platform's AWS Load Balancer Controller.
+
+    The Ingress names the platform's load-balancer security group (tcp/443 in, the VPC out)
+    instead of letting the controller create one per Ingress. With an explicit group the
+    controller leaves the nodes' group alone (AWS Load Balancer Controller docs, "Ingress
+    annotations: security-groups", read 2026-12-03): the platform stack admits that group to
+    the nodes on port 8000 itself. Targets are pod IPs (`target-type: ip`), so the service's
+    NetworkPolicy admits the VPC CIDR on its port.
+    """
+
+    host: str
+    certificate_arn: str
+    security_group_id: pulumi.Input[str]
+    vpc_cidr: pulumi.Input[str]
+    scheme: str = "internet-facing"
+
+    def __post_init__(self) -> None:
+        if not _HOST.match(self.host):
+            raise DeployGuardrailError(
+                "ingressHost", self.host, "a lowercase DNS name such as api.example.com"
+            )
+        if not _ACM_ARN.match(self.certificate_arn):
+            raise DeployGuardrailError(
+                "certificateArn",
+                self.certificate_arn,
+                "an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>):"
+                " the load balancer serves HTTPS only",
+            )
+        if self.scheme not in INGRESS_SCHEMES:
+            raise DeployGuardrailError(
+                "ingressScheme", self.scheme, f"must be one of {', '.join(INGRESS_SCHEMES)}"
+            )
+
+    def annotations(self) -> dict[str, pulumi.Input[str]]:
+        prefix = "alb.ingress.kubernetes.io"
+        return {
+            f"{prefix}/scheme": self.scheme,
+            f"{prefix}/target-type": "ip",
+            f"{prefix}/listen-ports": '[{"HTTPS": 443}]',
+            f"{prefix}/certificate-arn": self.certificate_arn,
+            f"{prefix}/ssl-policy": ALB_SSL_POLICY,
+            f"{prefix}/security-groups": self.security_group_id,
+            f"{prefix}/healthcheck-path": "/readyz",
+        }
 
 
 @dataclass(frozen=True)
@@ -72,6 +126,7 @@ class ServiceDeploymentArgs:
     target_cpu_percent: int = 70
     shared_memory: bool = False  # Ray's object store wants a real /dev/shm
     egress_tcp_ports: Sequence[int] = (443,)
+    ingress: IngressArgs | None = None  # None: reachable inside the cluster only
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -129,7 +184,8 @@ def check_image(image: str) -> None:
 
 
 class ServiceDeployment(pulumi.ComponentResource):
-    """Deployment, Service, PDB, HPA, NetworkPolicy, ServiceMonitor and PrometheusRule."""
+    """Deployment, Service, PDB, HPA, NetworkPolicy, ServiceMonitor and PrometheusRule, and
+    an ALB Ingress when the args ask for one."""
 
     def __init__(
         self, name: str, args: ServiceDeploymentArgs, opts: pulumi.ResourceOptions | None = None
@@ -210,9 +266,50 @@ class ServiceDeployment(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol",
             metadata=meta(),
-            spec=_network_policy(selector, args.egress_tcp_ports),
+            spec=_network_policy(
+                selector, args.egress_tcp_ports, args.ingress.vpc_cidr if args.ingress else None
+            ),
             opts=child,
         )
+        self.public_url: pulumi.Output[str] | None = None
+        if args.ingress:
+            # IngressClass `alb` is the one the controller's chart creates by default
+            # (aws-load-balancer-controller values.yaml: ingressClass, createIngressClassResource).
+            k8s.networking.v1.Ingress(
+                f"{name}-ingress",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=args.service,
+                    namespace=args.namespace,
+                    labels=labels,
+                    annotations=args.ingress.annotations(),
+                ),
+                spec=k8s.networking.v1.IngressSpecArgs(
+                    ingress_class_name="alb",
+                    rules=[
+                        k8s.networking.v1.IngressRuleArgs(
+                            host=args.ingress.host,
+                            http=k8s.networking.v1.HTTPIngressRuleValueArgs(
+                                paths=[
+                                    k8s.networking.v1.HTTPIngressPathArgs(
+                                        path="/",
+                                        path_type="Prefix",
+                                        backend=k8s.networking.v1.IngressBackendArgs(
+                                            service=k8s.networking.v1.IngressServiceBackendArgs(
+                                                name=args.service,
+                                                port=k8s.networking.v1.ServiceBackendPortArgs(
+                                                    number=HTTP_PORT
+                                                ),
+                                            )
+                                        ),
+                                    )
+                                ]
+                            ),
+                        )
+                    ],
+                ),
+                opts=child,
+            )
+            self.public_url = pulumi.Output.from_input(f"https://{args.ingress.host}")
         # Prometheus Operator objects: the scrape config and the SLO alerts ship with the service.
         monitoring = {
             "servicemonitor": ("ServiceMonitor", {
@@ -318,7 +415,7 @@ def _pod_spec(args: ServiceDeploymentArgs, env: list[Any]) -> k8s.core.v1.PodSpe
             seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
         ),
         termination_grace_period_seconds=30,
-        tolerations=[k8s.core.v1.TolerationArgs(**GPU_TOLERATION)] if args.gpus else None,
+        tolerations=[_gpu_toleration()] if args.gpus else None,
         node_selector=dict(GPU_NODE_SELECTOR) if args.gpus else None,
         topology_spread_constraints=[
             k8s.core.v1.TopologySpreadConstraintArgs(
@@ -333,26 +430,41 @@ def _pod_spec(args: ServiceDeploymentArgs, env: list[Any]) -> k8s.core.v1.PodSpe
     )
 
 
+def _gpu_toleration() -> k8s.core.v1.TolerationArgs:
+    t = GPU_TOLERATION
+    return k8s.core.v1.TolerationArgs(
+        key=t["key"], operator=t["operator"], value=t["value"], effect=t["effect"]
+    )
+
+
 def _network_policy(
-    selector: Mapping[str, str], egress_tcp_ports: Sequence[int]
+    selector: Mapping[str, str],
+    egress_tcp_ports: Sequence[int],
+    load_balancer_cidr: pulumi.Input[str] | None = None,
 ) -> k8s.networking.v1.NetworkPolicySpecArgs:
-    """Ingress: the team's namespace and Prometheus. Egress: the listed TCP ports (DNS is
-    already allowed by the namespace)."""
+    """Ingress: the team's namespace and Prometheus (and the VPC, where the ALB's nodes sit,
+    when the service has an Ingress). Egress: the listed TCP ports (DNS is already allowed
+    by the namespace)."""
+    peers = [
+        k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs()),
+        k8s.networking.v1.NetworkPolicyPeerArgs(
+            namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                match_labels={"kubernetes.io/metadata.name": MONITORING_NAMESPACE}
+            )
+        ),
+    ]
+    if load_balancer_cidr is not None:
+        peers.append(
+            k8s.networking.v1.NetworkPolicyPeerArgs(
+                ip_block=k8s.networking.v1.IPBlockArgs(cidr=load_balancer_cidr)
+            )
+        )
     return k8s.networking.v1.NetworkPolicySpecArgs(
         pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(selector)),
         policy_types=["Ingress", "Egress"],
         ingress=[
             k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                from_=[
-                    k8s.networking.v1.NetworkPolicyPeerArgs(
-                        pod_selector=k8s.meta.v1.LabelSelectorArgs()
-                    ),
-                    k8s.networking.v1.NetworkPolicyPeerArgs(
-                        namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                            match_labels={"kubernetes.io/metadata.name": MONITORING_NAMESPACE}
-                        )
-                    ),
-                ],
+                from_=peers,
                 ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=HTTP_PORT)],
             )
         ],

@@ -39,6 +39,8 @@ PLATFORM_OUTPUTS: dict[str, Any] = {
     "vector_store_database": "vectors",
     "vector_store_secret_arn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db",
     "kms_key_arn": "arn:aws:kms:eu-west-1:123456789012:key/k",
+    "load_balancer_security_group_id": "sg-0123456789abcdef0",
+    "vpc_cidr": "10.20.0.0/16",
     "team_namespaces": {
         name: {
             "namespace": name,
@@ -60,6 +62,7 @@ def stack_config(stack: str, **overrides: Any) -> dict[str, Any]:
     return values
 
 
+CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 SCENARIOS: dict[str, tuple[str, dict[str, Any]]] = {
     "staging": ("staging", stack_config("staging")),
     "prod": ("prod", stack_config("prod")),
@@ -71,6 +74,15 @@ SCENARIOS: dict[str, tuple[str, dict[str, Any]]] = {
         stack_config("staging", resources={"requests": {"cpu": "1", "memory": "1Gi"}}),
     ),
     "no_service_secret": ("staging", stack_config("staging", team="other-team")),
+    "ingress": (
+        "staging",
+        stack_config("staging", ingressHost="api.example.com", certificateArn=CERTIFICATE),
+    ),
+    "ingress_no_certificate": ("staging", stack_config("staging", ingressHost="api.example.com")),
+    "ingress_bad_host": (
+        "staging",
+        stack_config("staging", ingressHost="API_example", certificateArn=CERTIFICATE),
+    ),
     "secrets_id_set": (
         "staging",
         stack_config("staging", team="other-team", secretsId="goldenpath/staging/shared/one"),
@@ -284,6 +296,34 @@ def test_prometheus_rule_ships_the_services_own_slo_alerts(staging):
     assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
 
 
+def test_without_a_host_the_service_has_no_ingress(staging):
+    assert not resources(staging, "kubernetes:networking.k8s.io/v1:Ingress")
+    policy = one(staging, "kubernetes:networking.k8s.io/v1:NetworkPolicy")["spec"]
+    assert not [peer for peer in policy["ingress"][0]["from"] if "ipBlock" in peer]
+
+
+def test_an_ingress_host_gets_https_through_the_platform_load_balancer(runs):
+    run = runs["ingress"]
+    assert run["error"] is None, run["error"]
+    ingress = one(run, "kubernetes:networking.k8s.io/v1:Ingress")
+    notes = ingress["metadata"]["annotations"]
+    assert ingress["spec"]["ingressClassName"] == "alb"
+    assert notes["alb.ingress.kubernetes.io/security-groups"] == "sg-0123456789abcdef0"
+    assert notes["alb.ingress.kubernetes.io/certificate-arn"] == CERTIFICATE
+    assert notes["alb.ingress.kubernetes.io/listen-ports"] == '[{"HTTPS": 443}]'
+    assert notes["alb.ingress.kubernetes.io/target-type"] == "ip"
+    assert notes["alb.ingress.kubernetes.io/healthcheck-path"] == "/readyz"
+    (rule,) = ingress["spec"]["rules"]
+    assert rule["host"] == "api.example.com"
+    (path,) = rule["http"]["paths"]
+    assert path["backend"]["service"] == {"name": SERVICE, "port": {"number": 8000}}
+    # ALB targets are pod IPs: the NetworkPolicy admits the VPC on the service port only.
+    policy = one(run, "kubernetes:networking.k8s.io/v1:NetworkPolicy")["spec"]
+    (rule_in,) = policy["ingress"]
+    assert {"ipBlock": {"cidr": "10.20.0.0/16"}} in rule_in["from"]
+    assert rule_in["ports"] == [{"protocol": "TCP", "port": 8000}]
+
+
 def test_an_explicit_secrets_id_is_used_as_given(runs):
     run = runs["secrets_id_set"]
     assert run["error"] is None, run["error"]
@@ -315,6 +355,8 @@ def test_prod_stack_file(runs):
         ("image_latest", f"image='registry.local/{SERVICE}:latest' refused: the 'latest' tag"),
         ("image_untagged", f"image='registry.local/{SERVICE}' refused: pin the image with a tag"),
         ("no_limits", "resources.limits={} refused: a cpu limit is required"),
+        ("ingress_no_certificate", "certificateArn='' refused: an ACM certificate ARN"),
+        ("ingress_bad_host", "ingressHost='API_example' refused: a lowercase DNS name"),
         (
             "no_service_secret",
             f"service={SERVICE!r} refused: the platform stack has no secret for it in team"
