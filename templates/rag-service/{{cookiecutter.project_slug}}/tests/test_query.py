@@ -127,6 +127,48 @@ def test_answers_need_credentials(client, tenant):
     assert response.status_code == 401
 
 
+def test_chunk_vectors_with_units_are_the_ones_encode_gives(minilm):
+    """Ingestion's one pass gives the chunk vectors encode() gives, plus a unit-length vector
+    per unit span (zero where a span lies past the model's token window)."""
+    texts = ["On-call changes every Monday at 09:00. Pages are acknowledged in five minutes.",
+             "Invoices are paid within 45 days. " * 60]  # fmt: skip
+    spans = [[(0, 38), (39, len(texts[0]))], [(0, 33), (len(texts[1]) - 33, len(texts[1]))]]
+    vectors, units = LocalMiniLM().embed_with_units(texts, spans)
+    expected = minilm.run(minilm.model.encode, texts, normalize_embeddings=True)
+    assert np.allclose(vectors, expected, atol=1e-5)
+    assert units[0] is not None and units[1] is not None
+    assert np.allclose(np.linalg.norm(units[0], axis=1), 1.0, atol=1e-5)
+    assert np.linalg.norm(units[1][0]) == pytest.approx(1.0, abs=1e-5)
+    assert not units[1][1].any()  # past 256 tokens: no vector, answered by the fallback
+
+
+def test_an_extractive_answer_embeds_only_the_question(
+    client, auth_headers, tenant, app, settings, monkeypatch
+):
+    """The units' vectors were stored at ingestion: answering makes no model call beyond the
+    question's own vector. Chunks stored without them (written before they existed) are
+    answered the same by embedding their units on the spot."""
+    if settings.generation_mode != "extractive":
+        pytest.skip("extractive answers only")
+    ingest(client, auth_headers, tenant, **{"handbook.md": HANDBOOK})
+    embedder = app.state.rag.embedder
+    calls: list[int] = []
+    original = embedder.embed_documents
+
+    def counted(texts):
+        calls.append(len(texts))
+        return original(texts)
+
+    monkeypatch.setattr(embedder, "embed_documents", counted)
+    question = "How fast must a page be acknowledged?"
+    stored = ask(client, auth_headers, tenant, question).json()
+    assert "five minutes" in stored["answer"] and calls == []
+    with app.state.rag.store.pool.connection() as conn:
+        conn.execute("UPDATE chunks SET unit_vectors = NULL WHERE tenant = %s", (tenant,))
+    fallback = ask(client, auth_headers, tenant, "How quickly must a page be acknowledged?").json()
+    assert "five minutes" in fallback["answer"] and len(calls) == 1
+
+
 def test_question_vector_is_the_one_encode_gives(minilm):
     question = "When does the on-call rotation change?"
     expected = minilm.run(minilm.model.encode, question, normalize_embeddings=True)

@@ -34,6 +34,18 @@ def test_hard_wrapped_sentences_lists_and_table_rows_are_whole_units():
     assert {unit.context for unit in units} == {"Deployments"}  # the heading: context only
 
 
+def test_every_unit_knows_where_its_words_lie_in_the_chunk():
+    """The spans unit vectors are pooled over: a unit's words in order (across the wraps the
+    text had); a table row's span is its own line."""
+    for unit in segment(WRAPPED):
+        assert 0 <= unit.start < unit.end <= len(WRAPPED), unit
+        found = WRAPPED[unit.start : unit.end]
+        if unit.text.startswith("Tool: "):
+            assert found == "| Grafana | 99% |"
+        else:
+            assert found.split() == unit.text.split(), (found, unit.text)
+
+
 def test_markdown_headings_nest_under_the_chunks_heading_path():
     units = segment("## Paging\nA page escalates after ten minutes.", "Handbook > Paging")
     assert [(u.context, u.text) for u in units] == [

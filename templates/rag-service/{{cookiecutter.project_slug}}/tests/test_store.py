@@ -20,7 +20,7 @@ from {{ cookiecutter.package_name }}.store import Store
 def test_migrations_apply_once_in_order(database):
     url = database("rag_migrations")
     store = Store(url, 16)
-    assert store.migrate() == [m.version for m in load_migrations()] == [1, 2, 3, 4]
+    assert store.migrate() == [m.version for m in load_migrations()] == [1, 2, 3, 4, 5]
     assert store.migrate() == []
     with psycopg.connect(url) as conn:
         index = conn.execute(

@@ -23,12 +23,21 @@ from .platform.metrics import ServiceMetrics
 from .settings import Settings
 from .threads import apply_thread_budget, thread_budget
 
+Span = tuple[int, int]  # (start, end) characters of a quotable unit in its chunk
+
 
 class Embedder(Protocol):
     model: str
     dimension: int
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_with_units(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
+    ) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        """Each text's vector and, where the model exposes its tokens, a vector per span
+        (`spans[i]` of `texts[i]`) pooled from the same forward pass; None where not."""
+        ...
 
     def embed_query(self, text: str) -> np.ndarray: ...
 
@@ -180,6 +189,47 @@ class LocalMiniLM:
     async def aembed_query(self, text: str) -> np.ndarray:
         return await asyncio.wrap_future(self._thread.submit_query(text))
 
+    def embed_with_units(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
+    ) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        """One forward pass per batch gives both: the chunk vector (the model's own mean
+        pooling and normalisation, as encode() gives it) and each unit's vector, the mean of
+        the chunk's contextual token vectors inside the unit's span ("late chunking").
+        Extractive answers rank units by it, so a query embeds only the question.
+
+        On the python-reference and handbook evaluations this scored the same answers as
+        embedding every unit on its own at query time (answer correctness 0.917 and 1.000)."""
+        return self.run(self._embed_with_units, list(texts), [list(s) for s in spans])
+
+    def _embed_with_units(
+        self, texts: list[str], spans: list[list[Span]]
+    ) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        import torch
+
+        model = self.transformer
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        units: list[np.ndarray | None] = [None] * len(texts)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # as encode() batches
+        for first in range(0, len(order), self.batch_size):
+            batch = order[first : first + self.batch_size]
+            features = model.tokenizer(
+                [texts[i] for i in batch],
+                padding=True,
+                truncation="longest_first",
+                max_length=model.max_seq_length,
+                return_tensors="pt",
+                return_offsets_mapping=True,
+            )
+            offsets = features.pop("offset_mapping").numpy()
+            with torch.inference_mode():
+                out = model(dict(features))
+                pooled = torch.nn.functional.normalize(out["sentence_embedding"], p=2, dim=1)
+            tokens = out["token_embeddings"].numpy()
+            for row, i in enumerate(batch):
+                vectors[i] = pooled[row].numpy()
+                units[i] = pool_spans(tokens[row], offsets[row], spans[i])
+        return vectors, units
+
 
 class LangChainEmbedder:
     """Any LangChain `Embeddings` (OpenAI-compatible, Bedrock); checks the vector size."""
@@ -192,6 +242,12 @@ class LangChainEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._check(self._call(self._embeddings.embed_query, text))[0]
+
+    def embed_with_units(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
+    ) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        """An endpoint returns no tokens: units are embedded when a question needs them."""
+        return self.embed_documents(texts), [None] * len(texts)
 
     async def aembed_query(self, text: str) -> np.ndarray:
         return await asyncio.to_thread(self.embed_query, text)  # an HTTP call: off the loop
@@ -290,6 +346,26 @@ class MeteredEmbedder:
         with self._metered():
             return self.inner.embed_query(text)
 
+    def embed_with_units(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
+    ) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        with self._metered():
+            return self.inner.embed_with_units(texts, spans)
+
     async def aembed_query(self, text: str) -> np.ndarray:
         with self._metered():
             return await self.inner.aembed_query(text)
+
+
+def pool_spans(tokens: np.ndarray, offsets: np.ndarray, spans: Sequence[Span]) -> np.ndarray:
+    """Unit-length mean of the token vectors whose characters lie inside each span; a zero
+    row where no token does (a span past the model's 256-token window, or not found)."""
+    pooled = np.zeros((len(spans), tokens.shape[1]), dtype=np.float32)
+    real = offsets[:, 1] > offsets[:, 0]  # [CLS], [SEP] and padding have empty offsets
+    for row, (start, end) in enumerate(spans):
+        inside = real & (offsets[:, 0] >= start) & (offsets[:, 1] <= end)
+        if start < 0 or not inside.any():
+            continue
+        mean = tokens[inside].mean(axis=0)
+        pooled[row] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+    return pooled

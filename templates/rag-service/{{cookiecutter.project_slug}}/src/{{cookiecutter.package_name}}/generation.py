@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import re
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -155,15 +156,38 @@ class ExtractiveGenerator:
     def _scores(
         self, question: str, hits: list[Hit], candidates: list[tuple[int, Unit]]
     ) -> list[float]:
-        texts = [f"{u.context}: {u.text}" if u.context else u.text for _, u in candidates]
-        vectors = self.embedder.embed_documents([question, *texts])  # one batch, unit length
-        similarity = vectors[1:] @ vectors[0]
+        similarity = self._similarity(question, hits, candidates)
         wanted = terms(question)
         scores = []
         for (rank, unit), cosine in zip(candidates, similarity, strict=True):
             shared = len(wanted & terms(unit.text)) / len(wanted) if wanted else 0.0
             scores.append(float(cosine) + 0.1 * shared + 0.05 * hits[rank].score)
         return scores
+
+    def _similarity(
+        self, question: str, hits: list[Hit], candidates: list[tuple[int, Unit]]
+    ) -> list[float]:
+        """Each candidate's cosine to the question: from the unit vectors stored with its
+        chunk (no model call), else by embedding the question and the missing units now (a
+        chunk written before unit vectors existed, or by an endpoint embedder)."""
+        units_of = Counter(rank for rank, _ in candidates)
+        similarity: list[float | None] = []
+        for rank, unit in candidates:
+            stored = hits[rank].unit_scores
+            # Stored for exactly these units (same segmentation), and this one was pooled (a
+            # unit past the model's token window has a zero vector, so a score of 0.0).
+            score = None
+            if stored is not None and len(stored) == units_of[rank]:
+                score = float(stored[unit.position]) or None
+            similarity.append(score)
+        missing = [i for i, score in enumerate(similarity) if score is None]
+        if missing:
+            units = [candidates[i][1] for i in missing]
+            texts = [f"{u.context}: {u.text}" if u.context else u.text for u in units]
+            vectors = self.embedder.embed_documents([question, *texts])  # one batch
+            for i, cosine in zip(missing, vectors[1:] @ vectors[0], strict=True):
+                similarity[i] = float(cosine)
+        return [float(score or 0.0) for score in similarity]
 
     def stream(self, question: str, hits: list[Hit], release: Release) -> Iterator[str | Answer]:
         answer = self.generate(question, hits, release)

@@ -18,10 +18,14 @@ from .embeddings import Embedder
 from .ingest import IngestReport, ParsedDocument, RawDocument, SkipDocument, parse
 from .platform.errors import NotFound
 from .platform.guardrails import screening
+from .segmentation import segment
 from .settings import Settings
 from .store import DocumentWrite, Store
 
 log = logging.getLogger(__name__)
+# Bumped when unit vectors change shape (segmentation, pooling): unchanged documents are then
+# re-embedded on their next ingestion instead of answering through the slow fallback.
+UNIT_VECTORS_VERSION = 1
 Progress = Callable[[str], None]
 
 
@@ -118,7 +122,8 @@ class Ingestion:
         """Content plus what shapes the chunks: a new model or chunk size re-ingests."""
         digest = hashlib.sha256(data)
         digest.update(
-            f"|{self.embedder.model}|{self.settings.chunk_size}|{self.settings.chunk_overlap}".encode()
+            f"|{self.embedder.model}|{self.settings.chunk_size}|{self.settings.chunk_overlap}"
+            f"|units{UNIT_VECTORS_VERSION}".encode()
         )
         return digest.hexdigest()
 
@@ -132,12 +137,15 @@ class Ingestion:
         progress: Progress | None,
     ) -> Future[None]:
         """Embed this batch, wait for the previous write (raising its error), queue this one."""
-        texts = [chunk.text for pending in batch for chunk in pending.chunks]
-        vectors = self.embedder.embed_documents(texts)
+        chunks = [chunk for pending in batch for chunk in pending.chunks]
+        # The quotable units' spans go with the texts: their vectors come from the same pass.
+        spans = [[(unit.start, unit.end) for unit in segment(chunk.text)] for chunk in chunks]
+        vectors, units = self.embedder.embed_with_units([chunk.text for chunk in chunks], spans)
         offset, embedded = 0, []
         for pending in batch:
-            embedded.append((pending, vectors[offset : offset + len(pending.chunks)]))
-            offset += len(pending.chunks)
+            end = offset + len(pending.chunks)
+            embedded.append((pending, (vectors[offset:end], units[offset:end])))
+            offset = end
         if writing is not None:
             writing.result()
         return writer.submit(self._write_batch, tenant, embedded, report, progress)
@@ -166,8 +174,9 @@ class Ingestion:
                 chunks=pending.chunks,
                 vectors=vectors,
                 screenings=[screening(chunk.text) for chunk in pending.chunks],
+                unit_vectors=units,
             )
-            for pending, vectors in batch
+            for pending, (vectors, units) in batch
         ]
         try:
             results: list[Any] = self.store.write_documents(tenant, writes)

@@ -25,12 +25,16 @@ class Unit:
     text: str  # what is quoted, on one line
     context: str  # the heading it sits under ("" when none)
     position: int
+    start: int = -1  # where the unit's words lie in the chunk text (a table row: its line);
+    end: int = -1  # -1 when not found. Used to pool the unit's vector from the chunk's tokens.
 
 
 def segment(text: str, heading: str = "") -> list[Unit]:
     """The quotable units of `text`, in order; `heading` is the chunk's heading path."""
     units: list[str] = []
     contexts: list[str] = []
+    first_lines: list[int] = []  # the line each unit starts its search from
+    tables: set[int] = set()  # units that are table rows (header pairs: not contiguous text)
     current = heading
     lines = text.splitlines()
     index = 0
@@ -49,27 +53,61 @@ def segment(text: str, heading: str = "") -> list[Unit]:
         if _UNDERLINE.match(line):
             index += 1
             continue
+        block = index
         if line.lstrip().startswith("|"):
-            index = _table(lines, index, units, contexts, current)
+            before = len(units)
+            index = _table(lines, index, units, contexts, current, first_lines)
+            tables.update(range(before, len(units)))
             continue
         if match := _LIST_ITEM.match(line):
             item, index = _continued(lines, index + 1, match.group(1).strip())
             units.append(item)
             contexts.append(current)
+            first_lines.append(block)
             continue
         if line.startswith(("   ", "\t")):  # code or grammar: one line, one unit
             units.append(" ".join(line.split()))
             contexts.append(current)
+            first_lines.append(block)
             index += 1
             continue
         paragraph, index = _continued(lines, index + 1, line.strip())
         for sentence in _sentences(paragraph):
             units.append(sentence)
             contexts.append(current)
+            first_lines.append(block)
+    spans = _spans(text, lines, units, first_lines, tables)
     return [
-        Unit(text, context, i)
-        for i, (text, context) in enumerate(zip(units, contexts, strict=True))
+        Unit(unit, context, i, *span)
+        for i, (unit, context, span) in enumerate(zip(units, contexts, spans, strict=True))
     ]
+
+
+def _spans(
+    text: str, lines: list[str], units: list[str], first_lines: list[int], tables: set[int]
+) -> list[tuple[int, int]]:
+    """Each unit's (start, end) in `text`: its words in order across any whitespace (wrapped
+    lines were joined with one space), searched forward from its block; a table row is its
+    line. (-1, -1) when a unit cannot be found."""
+    offsets, at = [], 0
+    for line in text.splitlines(keepends=True):
+        offsets.append(at)
+        at += len(line)
+    spans, cursor = [], 0
+    for i, unit in enumerate(units):
+        line_start = offsets[first_lines[i]] if first_lines[i] < len(offsets) else len(text)
+        if i in tables:
+            row = lines[first_lines[i]]
+            spans.append((line_start, line_start + len(row)))
+            continue
+        pattern = r"\s+".join(re.escape(word) for word in unit.split())
+        found = re.compile(pattern).search(text, max(cursor, line_start))
+        if found is None:
+            spans.append((-1, -1))
+            continue
+        spans.append(found.span())
+        cursor = found.end()
+    return spans
 
 
 def _nested(outer: str, inner: str) -> str:
@@ -117,13 +155,19 @@ def _cells(line: str) -> list[str]:
 
 
 def _table(
-    lines: list[str], index: int, units: list[str], contexts: list[str], context: str
+    lines: list[str],
+    index: int,
+    units: list[str],
+    contexts: list[str],
+    context: str,
+    first_lines: list[int],
 ) -> int:
     """Each body row as `Header: cell; Header: cell` (the header row alone is no fact)."""
     header = _cells(lines[index])
     index += 1
     while index < len(lines) and lines[index].lstrip().startswith("|"):
         row = lines[index]
+        row_line = index
         index += 1
         if _TABLE_SEPARATOR.match(row):
             continue
@@ -133,4 +177,5 @@ def _table(
         if pairs:
             units.append("; ".join(pairs))
             contexts.append(context)
+            first_lines.append(row_line)
     return index

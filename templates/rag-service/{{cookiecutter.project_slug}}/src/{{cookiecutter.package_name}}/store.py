@@ -45,6 +45,9 @@ class Hit:
     score: float
     rank_score: float
     screening: str | None = None  # injection verdict stored at ingestion (guardrails)
+    # Cosine of each of the chunk's quotable units (segmentation order) to the question, from
+    # the unit vectors written at ingestion; None where none were stored.
+    unit_scores: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ class DocumentWrite:
     chunks: Sequence[Chunk]
     vectors: np.ndarray
     screenings: Sequence[str | None] | None = None  # injection verdicts, one per chunk
+    # Per chunk, one vector per quotable unit (segmentation.segment order), or None.
+    unit_vectors: Sequence[np.ndarray | None] | None = None
 
 
 class Store:
@@ -177,11 +182,12 @@ class Store:
         chunks: Sequence[Chunk],
         vectors: np.ndarray,
         screenings: Sequence[str | None] | None = None,
+        unit_vectors: Sequence[np.ndarray | None] | None = None,
     ) -> WriteOutcome:
         """Insert or replace one document and all its chunks in a single transaction;
         `screenings` are the chunks' injection verdicts (None: screened when retrieved)."""
         document = DocumentWrite(
-            source, content_hash, title, content_type, chunks, vectors, screenings
+            source, content_hash, title, content_type, chunks, vectors, screenings, unit_vectors
         )
         (result,) = self.write_documents(tenant, [document])
         if isinstance(result, Exception):
@@ -233,17 +239,20 @@ class Store:
             document_id, outcome = inserted["id"], "ingested"
         with conn.cursor().copy(
             "COPY chunks (document_id, tenant, chunk_index, text, metadata, embedding,"
-            " screening) FROM STDIN WITH (FORMAT BINARY)"
+            " screening, unit_vectors) FROM STDIN WITH (FORMAT BINARY)"
         ) as copy:
-            copy.set_types(["int8", "text", "int4", "text", "jsonb", "vector", "text"])
+            copy.set_types(["int8", "text", "int4", "text", "jsonb", "vector", "text", "bytea"])
             verdicts = doc.screenings or [None] * len(doc.chunks)
+            units = doc.unit_vectors or [None] * len(doc.chunks)
             # The document's source and title travel in every chunk's metadata, so search
             # returns citations without joining documents.
             owner = {"source": doc.source, **({"title": doc.title} if doc.title else {})}
-            for chunk, vector, verdict in zip(doc.chunks, doc.vectors, verdicts, strict=True):
+            rows = zip(doc.chunks, doc.vectors, verdicts, units, strict=True)
+            for chunk, vector, verdict, unit_vectors in rows:
                 copy.write_row(
                     (document_id, tenant, chunk.index, chunk.text,
-                     Jsonb({**chunk.metadata, **owner}), vector, verdict)
+                     Jsonb({**chunk.metadata, **owner}), vector, verdict,
+                     None if unit_vectors is None else _packed(unit_vectors))
                 )  # fmt: skip
         return outcome
 
@@ -306,13 +315,13 @@ class Store:
     def search(self, search: Search) -> list[Hit]:
         with self.pool.connection() as conn:
             rows = conn.execute(*search.sql()).fetchall()
-        return [_hit(row) for row in rows]
+        return [_hit(row, search) for row in rows]
 
     async def asearch(self, search: Search) -> list[Hit]:
         """`search` on the asyncio pool."""
         async with self.apool.connection() as conn:
             rows = await (await conn.execute(*search.sql())).fetchall()
-        return [_hit(row) for row in rows]
+        return [_hit(row, search) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -358,7 +367,7 @@ class Search:
         if self.filters:
             where += " AND c.metadata @> %(filters)s"
             params["filters"] = Jsonb(self.filters)
-        columns = "c.id, c.chunk_index, c.text, c.metadata, c.screening"
+        columns = "c.id, c.chunk_index, c.text, c.metadata, c.screening, c.unit_vectors"
         terms = _tsquery_terms(self.text) if self.text else ""
         if not terms:
             sql = f"""
@@ -390,7 +399,7 @@ class Search:
         return sql, params
 
 
-def _hit(row: dict[str, Any]) -> Hit:
+def _hit(row: dict[str, Any], search: Search) -> Hit:
     score = float(row["score"])
     metadata = row["metadata"]
     return Hit(
@@ -403,7 +412,19 @@ def _hit(row: dict[str, Any]) -> Hit:
         score=score,
         rank_score=float(row.get("rank_score", score)),
         screening=row["screening"],
+        unit_scores=_unit_scores(row["unit_vectors"], search.vector),
     )
+
+
+def _packed(vectors: np.ndarray) -> bytes:
+    return np.ascontiguousarray(vectors, dtype="<f4").tobytes()
+
+
+def _unit_scores(data: bytes | None, question: np.ndarray) -> np.ndarray | None:
+    if data is None:
+        return None
+    units = np.frombuffer(data, dtype="<f4").reshape(-1, len(question))
+    return units @ np.asarray(question, dtype=np.float32)
 
 
 def _tsquery_terms(text: str) -> str:
