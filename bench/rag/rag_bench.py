@@ -13,7 +13,8 @@ MiniLM, hybrid search), then measures against the raw libraries in the same run:
 Each is measured quiet and with one competing busy process (a shared node). Service and raw
 alternate round by round, the order flipping each round, so load from anything else falls on
 both alike; a ratio is the median of the rounds' ratios. The raw side gets the same torch
-thread budget the service computes (`threads.thread_budget`), like with like. Every question is
+thread budget the service computes (`threads.thread_budget`; for questions its
+`question_threads`, one fewer), like with like; MODEL_THREADS sets it for both. Every question is
 new, so the answer cache never answers one.
 
 Run: .venv/bin/python bench/rag/rag_bench.py [--check] [--rounds N]   (about 3 minutes, 2 cores)
@@ -255,10 +256,20 @@ def _raw_init(project: str, database_url: str) -> None:
     threads = importlib.import_module(f"{PKG}.threads")
     embeddings = importlib.import_module(f"{PKG}.embeddings")
     store = importlib.import_module(f"{PKG}.store")
-    threads.apply_thread_budget(threads.thread_budget(None))
+    budget = threads.thread_budget(_model_threads())
+    threads.apply_thread_budget(budget)
+    import torch
+
+    torch.set_num_threads(budget.question_threads)  # what the service's question passes use
     _RAW.update(model=embeddings.load_minilm(), terms=store._tsquery_terms, url=database_url,
                 pool=ThreadPoolExecutor(CONCURRENCY))  # fmt: skip
     _raw_round(["warm-up question about the rotation"] * CONCURRENCY)
+
+
+def _model_threads() -> int | None:
+    """MODEL_THREADS as the service reads it, so both sides get the same budget."""
+    value = os.environ.get("MODEL_THREADS")
+    return int(value) if value else None
 
 
 def _raw_connection() -> Any:

@@ -37,7 +37,7 @@ def test_hard_wrapped_sentences_lists_and_table_rows_are_whole_units():
 def test_every_unit_knows_where_its_words_lie_in_the_chunk():
     """The spans unit vectors are pooled over: a unit's words in order (across the wraps the
     text had); a table row's span is its own line."""
-    for unit in segment(WRAPPED):
+    for unit in segment(WRAPPED, spans=True):
         assert 0 <= unit.start < unit.end <= len(WRAPPED), unit
         found = WRAPPED[unit.start : unit.end]
         if unit.text.startswith("Tool: "):

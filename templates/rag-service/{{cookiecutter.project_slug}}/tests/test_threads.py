@@ -61,3 +61,29 @@ def test_the_budget_is_applied_to_torch_and_logged(caplog):
         assert (record.threads, record.source) == (1, "setting MODEL_THREADS")
     finally:
         torch.set_num_threads(before)
+
+
+def test_questions_leave_the_event_loop_a_core_and_ingestion_keeps_every_thread(
+    minilm, monkeypatch
+):
+    """A question pass runs with one thread fewer than the budget (never under one); a job
+    on the model thread (ingestion's encode) with the whole budget."""
+    import torch
+
+    assert [ThreadBudget(n, "t").question_threads for n in (1, 2, 8)] == [1, 1, 7]
+    before = minilm.budget
+    seen: list[int] = []
+    original = minilm._embed_questions
+
+    def recorded(texts):
+        seen.append(torch.get_num_threads())
+        return original(texts)
+
+    monkeypatch.setattr(minilm, "_embed_questions", recorded)
+    try:
+        minilm.set_budget(ThreadBudget(2, "setting MODEL_THREADS"))
+        minilm.embed_query("When does the rotation change?")
+        assert seen == [1]
+        assert minilm.run(torch.get_num_threads) == 2
+    finally:
+        minilm.set_budget(before)

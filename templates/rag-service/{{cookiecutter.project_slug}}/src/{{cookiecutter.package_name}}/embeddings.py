@@ -21,7 +21,7 @@ from .platform.errors import Unavailable, UpstreamError
 from .platform.logs import RELEASE_ID
 from .platform.metrics import ServiceMetrics
 from .settings import Settings
-from .threads import apply_thread_budget, thread_budget
+from .threads import ThreadBudget, apply_thread_budget, thread_budget
 
 Span = tuple[int, int]  # (start, end) characters of a quotable unit in its chunk
 
@@ -78,11 +78,26 @@ class ModelThread:
         self.question_passes = 0  # forward passes over questions (batches), for tests
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         threading.Thread(target=self._loop, name="local-model", daemon=True).start()
-        self.run(apply_thread_budget, thread_budget(None))  # before the tokenizer's pool starts
+        self.budget = thread_budget(None)
+        self._threads = self.budget.threads
+        self.run(apply_thread_budget, self.budget)  # before the tokenizer's pool starts
         self.model = self.run(load_minilm)
         self.model.eval()
         # sentence-transformers 5+ names it `preprocess`; older releases `tokenize`.
         self._preprocess = getattr(self.model, "preprocess", None) or self.model.tokenize
+
+    def set_budget(self, budget: ThreadBudget) -> None:
+        """Apply a thread budget (the setting, or the container's quota) on the model thread."""
+        self.run(apply_thread_budget, budget)
+        self.budget, self._threads = budget, budget.threads
+
+    def _use_threads(self, threads: int) -> None:
+        """Runs on the model thread: torch's pool sized for the next pass, when it changes."""
+        if threads != self._threads:
+            import torch
+
+            torch.set_num_threads(threads)
+            self._threads = threads
 
     def run(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """call(*args, **kwargs) on the model thread; its result or its exception here."""
@@ -108,6 +123,7 @@ class ModelThread:
         while True:
             job = self._jobs.get()
             if job.call is not None:
+                self._use_threads(self.budget.threads)
                 self._settle(job.future, job.call)
                 continue
             questions, other = [job], None
@@ -122,6 +138,7 @@ class ModelThread:
                     other = waiting
             self.question_passes += 1
             try:
+                self._use_threads(self.budget.question_threads)
                 vectors = self._embed_questions([q.question for q in questions])
             except BaseException as exc:  # every waiting caller gets the error, none hangs
                 for question in questions:
@@ -130,6 +147,7 @@ class ModelThread:
                 for question, vector in zip(questions, vectors, strict=True):
                     question.future.set_result(vector)
             if other is not None:
+                self._use_threads(self.budget.threads)
                 self._settle(other.future, other.call)
 
     @staticmethod
@@ -273,7 +291,7 @@ def build_embedder(settings: Settings) -> Embedder:
     model, dimension = settings.resolved_embedding_model, settings.resolved_embedding_dimension
     if settings.embeddings == "local-minilm":
         local = LocalMiniLM(settings.embedding_batch_size)
-        local.run(apply_thread_budget, thread_budget(settings.model_threads))  # on its thread
+        model_thread().set_budget(thread_budget(settings.model_threads))
         return local
     if settings.embeddings == "openai-compatible":
         langchain_openai = require_package("langchain_openai", "langchain-openai")

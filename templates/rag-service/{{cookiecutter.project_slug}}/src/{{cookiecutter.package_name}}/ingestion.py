@@ -139,7 +139,7 @@ class Ingestion:
         """Embed this batch, wait for the previous write (raising its error), queue this one."""
         chunks = [chunk for pending in batch for chunk in pending.chunks]
         # The quotable units' spans go with the texts: their vectors come from the same pass.
-        spans = [[(unit.start, unit.end) for unit in segment(chunk.text)] for chunk in chunks]
+        spans = [[(u.start, u.end) for u in segment(chunk.text, spans=True)] for chunk in chunks]
         vectors, units = self.embedder.embed_with_units([chunk.text for chunk in chunks], spans)
         offset, embedded = 0, []
         for pending in batch:

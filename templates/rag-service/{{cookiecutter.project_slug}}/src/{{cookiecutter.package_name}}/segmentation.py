@@ -29,8 +29,10 @@ class Unit:
     end: int = -1  # -1 when not found. Used to pool the unit's vector from the chunk's tokens.
 
 
-def segment(text: str, heading: str = "") -> list[Unit]:
-    """The quotable units of `text`, in order; `heading` is the chunk's heading path."""
+def segment(text: str, heading: str = "", spans: bool = False) -> list[Unit]:
+    """The quotable units of `text`, in order; `heading` is the chunk's heading path. With
+    `spans`, each unit's `start`/`end` too (ingestion pools unit vectors over them; answering
+    needs only the order, so it skips the search)."""
     units: list[str] = []
     contexts: list[str] = []
     first_lines: list[int] = []  # the line each unit starts its search from
@@ -76,10 +78,10 @@ def segment(text: str, heading: str = "") -> list[Unit]:
             units.append(sentence)
             contexts.append(current)
             first_lines.append(block)
-    spans = _spans(text, lines, units, first_lines, tables)
+    found = _spans(text, lines, units, first_lines, tables) if spans else [(-1, -1)] * len(units)
     return [
         Unit(unit, context, i, *span)
-        for i, (unit, context, span) in enumerate(zip(units, contexts, spans, strict=True))
+        for i, (unit, context, span) in enumerate(zip(units, contexts, found, strict=True))
     ]
 
 
@@ -100,14 +102,30 @@ def _spans(
             row = lines[first_lines[i]]
             spans.append((line_start, line_start + len(row)))
             continue
-        pattern = r"\s+".join(re.escape(word) for word in unit.split())
-        found = re.compile(pattern).search(text, max(cursor, line_start))
-        if found is None:
-            spans.append((-1, -1))
-            continue
-        spans.append(found.span())
-        cursor = found.end()
+        found = _find_words(text, unit.split(), max(cursor, line_start))
+        spans.append(found or (-1, -1))
+        cursor = found[1] if found else cursor
     return spans
+
+
+def _find_words(text: str, words: list[str], start: int) -> tuple[int, int] | None:
+    """The first place from `start` where `words` follow each other across whitespace (a
+    plain scan: a regex per unit cost more than the rest of answering)."""
+    if not words:
+        return None
+    while (first := text.find(words[0], start)) >= 0:
+        end = first + len(words[0])
+        for word in words[1:]:
+            at = end
+            while at < len(text) and text[at].isspace():
+                at += 1
+            if at == end or not text.startswith(word, at):
+                break
+            end = at + len(word)
+        else:
+            return first, end
+        start = first + 1
+    return None
 
 
 def _nested(outer: str, inner: str) -> str:
