@@ -62,6 +62,8 @@ class Network(pulumi.ComponentResource):
     private_subnet_ids: list[pulumi.Output[str]]
     isolated_subnet_ids: list[pulumi.Output[str]]
     load_balancer_security_group_id: pulumi.Output[str]
+    public_subnet_cidrs: list[str]
+    private_subnet_cidrs: list[str]
 
     def __init__(
         self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
@@ -78,6 +80,7 @@ class Network(pulumi.ComponentResource):
                 "availability_zones", list(args.availability_zones), "use 2 or 3 zones"
             )
         layout = subnet_layout(args.cidr, az_count)
+        self.public_subnet_cidrs, self.private_subnet_cidrs = layout["public"], layout["private"]
         child = pulumi.ResourceOptions(parent=self)
 
         self.vpc = aws.ec2.Vpc(

@@ -135,6 +135,10 @@ class TeamNamespace(pulumi.ComponentResource):
                     "pod-security.kubernetes.io/enforce-version": "latest",
                     "pod-security.kubernetes.io/warn": "restricted",
                     "pod-security.kubernetes.io/audit": "restricted",
+                    # ALB targets are pod IPs: the controller's readiness gate holds a rollout
+                    # until each new pod is healthy in its target group (AWS Load Balancer
+                    # Controller docs, "Pod readiness gate", read 2026-12-03).
+                    "elbv2.k8s.aws/pod-readiness-gate-inject": "enabled",
                 },
             ),
             opts=k8s_opts,

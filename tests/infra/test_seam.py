@@ -187,7 +187,8 @@ def test_a_published_service_uses_the_platforms_load_balancer_group_and_vpc(
     runs: dict[str, Any], template: str, environment: str
 ) -> None:
     """The Ingress names the stack's real load-balancer security group (tcp/443 only) and the
-    NetworkPolicy admits the stack's real VPC CIDR, the source of ALB traffic to pod IPs."""
+    NetworkPolicy admits the stack's real public subnets, the source of ALB traffic to pod IPs;
+    `/metrics` never leaves the cluster."""
     objects = kubernetes_objects(runs[f"{template}-{environment}"]["resources"])
     ingresses = [o for o in objects if o.get("kind") == "Ingress"]
     (policy,) = [o for o in objects if o.get("kind") == "NetworkPolicy"]
@@ -202,7 +203,19 @@ def test_a_published_service_uses_the_platforms_load_balancer_group_and_vpc(
         notes["alb.ingress.kubernetes.io/security-groups"]
         == (outputs["load_balancer_security_group_id"])
     )
-    assert blocks == [outputs["vpc_cidr"]] == [built_stack(environment).config.vpc_cidr]
+    # The public subnets the stack really made (an internet-facing ALB's nodes), not the VPC,
+    # whose addresses every pod has under the VPC CNI.
+    public = [
+        r.inputs["cidrBlock"]
+        for r in built_stack(environment).of_type("aws:ec2/subnet:Subnet")
+        if "-public-" in r.inputs["tags"]["Name"]
+    ]
+    assert blocks == outputs["public_subnet_cidrs"] == public
+    assert outputs["vpc_cidr"] not in blocks
+    paths = {
+        p["path"]: p["backend"]["service"] for p in ingress["spec"]["rules"][0]["http"]["paths"]
+    }
+    assert paths["/metrics"]["port"] == {"name": "use-annotation"}
     # The port the stack opens from the load balancers to the nodes is the one pods listen on.
     (deployment,) = [o for o in objects if o.get("kind") == "Deployment"]
     (port,) = deployment["spec"]["template"]["spec"]["containers"][0]["ports"]

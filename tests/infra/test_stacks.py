@@ -380,6 +380,15 @@ def test_data_api_is_off_and_engine_pin_matches_upgrades(stack: Any) -> None:
     assert params.inputs["family"] == f"aurora-postgresql{db.inputs['engineVersion'].split('.')[0]}"
 
 
+def test_team_namespaces_inject_the_load_balancer_readiness_gate(stack: Any) -> None:
+    """ALB targets are pod IPs: without the gate a rollout can leave a target group with
+    only initial or draining targets (AWS Load Balancer Controller, "Pod readiness gate")."""
+    for namespace in stack.of_type("kubernetes:core/v1:Namespace"):
+        labels = namespace.inputs["metadata"]["labels"]
+        if "goldenpath.dev/team" in labels:
+            assert labels["elbv2.k8s.aws/pod-readiness-gate-inject"] == "enabled", namespace.urn
+
+
 def test_team_namespaces_enforce_pod_security_restricted(stack: Any) -> None:
     namespaces = {
         n.inputs["metadata"]["name"]: n.inputs["metadata"]["labels"]

@@ -91,7 +91,7 @@ env["STORAGE_ROOT"] = "/app/.data/storage"
 # the user with `GRANT rds_iam`, the namespace's IRSA role may `rds-db:connect` as it, and the
 # chassis signs a 15-minute token per new connection (DATABASE_IAM_AUTH). RDS takes IAM tokens
 # over TLS only (AuroraUserGuide UsingWithRDS.IAMDBAuth.Connecting, read 2026-12-03).
-database_user = config.get("databaseUser") or team
+database_user = team  # the login infra's bootstrap Job creates and rds-db:connect names
 env["DATABASE_IAM_AUTH"] = "true"
 env["DATABASE_URL"] = database_url = pulumi.Output.all(
     platform.require_output("vector_store_endpoint"),
@@ -107,13 +107,18 @@ egress_tcp_ports.append(5432)
 # HTTPS through the platform's load balancer when the operator names a host (and its ACM
 # certificate); without one the service is reachable inside the cluster only.
 ingress_host = config.get("ingressHost")
+ingress_scheme = config.get("ingressScheme") or "internet-facing"
 ingress = (
     IngressArgs(
         host=ingress_host,
         certificate_arn=config.get("certificateArn") or "",
         security_group_id=platform.require_output("load_balancer_security_group_id"),
-        vpc_cidr=platform.require_output("vpc_cidr"),
-        scheme=config.get("ingressScheme") or "internet-facing",
+        # The load balancer's nodes sit in the public subnets (internal: the private ones,
+        # which the pods share, so an internal ALB cannot be told apart from a pod by address).
+        source_cidrs=platform.require_output(
+            "private_subnet_cidrs" if ingress_scheme == "internal" else "public_subnet_cidrs"
+        ),
+        scheme=ingress_scheme,
     )
     if ingress_host
     else None

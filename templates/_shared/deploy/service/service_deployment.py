@@ -22,6 +22,7 @@ DATA_DIR = "/app/.data"  # the image's WORKDIR is /app; the only writable paths 
 RUN_AS = 10001  # the `app` user of the Dockerfile
 ENVIRONMENTS = ("dev", "staging", "prod")
 MIN_PROD_REPLICAS = 2
+PRE_STOP_SECONDS = 10  # well inside the 30 s grace period
 # Must match infra/goldenpath_infra (rules.py, node_pool.py, addons.py).
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Equal", "value": "true",
@@ -31,8 +32,13 @@ MONITORING_NAMESPACE = "monitoring"
 # kube-prometheus-stack selects PrometheusRules by its Helm release label.
 PROMETHEUS_SELECTOR_LABELS = {"release": "kube-prometheus-stack"}
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
-_HOST = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
+_HOST = re.compile(
+    r"(?=.{4,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+(xn--[a-z0-9-]{1,59}|[a-z]{2,63})"
+)
+_ACM_ARN = re.compile(r"arn:aws(-cn|-us-gov)?:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}")
+# A fixed response at the load balancer, named by a backend with port `use-annotation`.
+_DENY_ACTION = "deny-internal"
+_DENY = '{"type":"fixed-response","fixedResponseConfig":{"contentType":"text/plain","statusCode":"404","messageBody":"not found"}}'  # noqa: E501
 INGRESS_SCHEMES = ("internet-facing", "internal")
 # TLS 1.3 and 1.2 only (Elastic Load Balancing user guide, "Security policies for your
 # Application Load Balancer", read 2026-12-03).
@@ -64,21 +70,24 @@ class IngressArgs:
     controller leaves the nodes' group alone (AWS Load Balancer Controller docs, "Ingress
     annotations: security-groups", read 2026-12-03): the platform stack admits that group to
     the nodes on port 8000 itself. Targets are pod IPs (`target-type: ip`), so the service's
-    NetworkPolicy admits the VPC CIDR on its port.
+    NetworkPolicy admits the subnets the load balancer's nodes sit in (`source_cidrs`: the
+    public subnets for an internet-facing one) and not the VPC, whose addresses every pod has.
+    `/metrics` is answered 404 by the load balancer: Prometheus scrapes it inside the cluster.
+    Each service gets its own ALB (no `group.name`).
     """
 
     host: str
     certificate_arn: str
     security_group_id: pulumi.Input[str]
-    vpc_cidr: pulumi.Input[str]
+    source_cidrs: pulumi.Input[Sequence[str]]
     scheme: str = "internet-facing"
 
     def __post_init__(self) -> None:
-        if not _HOST.match(self.host):
+        if not _HOST.fullmatch(self.host):
             raise DeployGuardrailError(
                 "ingressHost", self.host, "a lowercase DNS name such as api.example.com"
             )
-        if not _ACM_ARN.match(self.certificate_arn):
+        if not _ACM_ARN.fullmatch(self.certificate_arn):
             raise DeployGuardrailError(
                 "certificateArn",
                 self.certificate_arn,
@@ -100,6 +109,7 @@ class IngressArgs:
             f"{prefix}/ssl-policy": ALB_SSL_POLICY,
             f"{prefix}/security-groups": self.security_group_id,
             f"{prefix}/healthcheck-path": "/readyz",
+            f"{prefix}/actions.{_DENY_ACTION}": _DENY,
         }
 
 
@@ -267,7 +277,7 @@ class ServiceDeployment(pulumi.ComponentResource):
             f"{name}-netpol",
             metadata=meta(),
             spec=_network_policy(
-                selector, args.egress_tcp_ports, args.ingress.vpc_cidr if args.ingress else None
+                selector, args.egress_tcp_ports, args.ingress.source_cidrs if args.ingress else None
             ),
             opts=child,
         )
@@ -290,6 +300,19 @@ class ServiceDeployment(pulumi.ComponentResource):
                             host=args.ingress.host,
                             http=k8s.networking.v1.HTTPIngressRuleValueArgs(
                                 paths=[
+                                    # Ingress rules match the longest path first.
+                                    k8s.networking.v1.HTTPIngressPathArgs(
+                                        path="/metrics",
+                                        path_type="Prefix",
+                                        backend=k8s.networking.v1.IngressBackendArgs(
+                                            service=k8s.networking.v1.IngressServiceBackendArgs(
+                                                name=_DENY_ACTION,
+                                                port=k8s.networking.v1.ServiceBackendPortArgs(
+                                                    name="use-annotation"
+                                                ),
+                                            )
+                                        ),
+                                    ),
                                     k8s.networking.v1.HTTPIngressPathArgs(
                                         path="/",
                                         path_type="Prefix",
@@ -301,7 +324,7 @@ class ServiceDeployment(pulumi.ComponentResource):
                                                 ),
                                             )
                                         ),
-                                    )
+                                    ),
                                 ]
                             ),
                         )
@@ -384,6 +407,13 @@ def _pod_spec(args: ServiceDeploymentArgs, env: list[Any]) -> k8s.core.v1.PodSpe
         env=[k8s.core.v1.EnvVarArgs(name="DATA_DIR", value=DATA_DIR), *env],
         resources=k8s.core.v1.ResourceRequirementsArgs(requests=requests, limits=limits),
         # Model loads take a while: the startup probe holds liveness off for up to 5 minutes.
+        # A pod leaving keeps serving a few seconds while load balancers and Services stop
+        # sending it traffic (the sleep action: Kubernetes 1.30+, "Container Lifecycle Hooks").
+        lifecycle=k8s.core.v1.LifecycleArgs(
+            pre_stop=k8s.core.v1.LifecycleHandlerArgs(
+                sleep=k8s.core.v1.SleepActionArgs(seconds=PRE_STOP_SECONDS)
+            )
+        ),
         startup_probe=probe("/healthz", 5, 60),
         liveness_probe=probe("/healthz", 10, 3),
         readiness_probe=probe("/readyz", 5, 2),
@@ -440,24 +470,23 @@ def _gpu_toleration() -> k8s.core.v1.TolerationArgs:
 def _network_policy(
     selector: Mapping[str, str],
     egress_tcp_ports: Sequence[int],
-    load_balancer_cidr: pulumi.Input[str] | None = None,
+    load_balancer_cidrs: pulumi.Input[Sequence[str]] | None = None,
 ) -> k8s.networking.v1.NetworkPolicySpecArgs:
-    """Ingress: the team's namespace and Prometheus (and the VPC, where the ALB's nodes sit,
+    """Ingress: the team's namespace and Prometheus (and the subnets of the ALB's nodes,
     when the service has an Ingress). Egress: the listed TCP ports (DNS is already allowed
     by the namespace)."""
-    peers = [
-        k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs()),
-        k8s.networking.v1.NetworkPolicyPeerArgs(
-            namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                match_labels={"kubernetes.io/metadata.name": MONITORING_NAMESPACE}
-            )
-        ),
+    static: list[dict[str, Any]] = [
+        {"podSelector": {}},
+        {
+            "namespaceSelector": {
+                "matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}
+            }
+        },
     ]
-    if load_balancer_cidr is not None:
-        peers.append(
-            k8s.networking.v1.NetworkPolicyPeerArgs(
-                ip_block=k8s.networking.v1.IPBlockArgs(cidr=load_balancer_cidr)
-            )
+    peers: pulumi.Input[Sequence[Any]] = static
+    if load_balancer_cidrs is not None:
+        peers = pulumi.Output.from_input(load_balancer_cidrs).apply(
+            lambda cidrs: [*static, *({"ipBlock": {"cidr": cidr}} for cidr in cidrs)]
         )
     return k8s.networking.v1.NetworkPolicySpecArgs(
         pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(selector)),

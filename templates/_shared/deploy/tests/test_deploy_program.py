@@ -41,6 +41,8 @@ PLATFORM_OUTPUTS: dict[str, Any] = {
     "kms_key_arn": "arn:aws:kms:eu-west-1:123456789012:key/k",
     "load_balancer_security_group_id": "sg-0123456789abcdef0",
     "vpc_cidr": "10.20.0.0/16",
+    "public_subnet_cidrs": ["10.20.0.0/24", "10.20.1.0/24"],
+    "private_subnet_cidrs": ["10.20.64.0/19", "10.20.96.0/19"],
     "team_namespaces": {
         name: {
             "namespace": name,
@@ -82,6 +84,10 @@ SCENARIOS: dict[str, tuple[str, dict[str, Any]]] = {
     "ingress_bad_host": (
         "staging",
         stack_config("staging", ingressHost="API_example", certificateArn=CERTIFICATE),
+    ),
+    "ingress_host_newline": (
+        "staging",
+        stack_config("staging", ingressHost="api.example.com\n", certificateArn=CERTIFICATE),
     ),
     "secrets_id_set": (
         "staging",
@@ -217,6 +223,11 @@ def test_probes_hit_the_chassis_health_endpoints(pod):
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
+    # Load balancers and Services stop sending before the process is told to stop.
+    assert container["lifecycle"] == {"preStop": {"sleep": {"seconds": 10}}}
+    assert (
+        container["lifecycle"]["preStop"]["sleep"]["seconds"] < pod["terminationGracePeriodSeconds"]
+    )
     assert container["ports"] == [{"name": "http", "containerPort": 8000}]
 
 
@@ -315,12 +326,24 @@ def test_an_ingress_host_gets_https_through_the_platform_load_balancer(runs):
     assert notes["alb.ingress.kubernetes.io/healthcheck-path"] == "/readyz"
     (rule,) = ingress["spec"]["rules"]
     assert rule["host"] == "api.example.com"
-    (path,) = rule["http"]["paths"]
-    assert path["backend"]["service"] == {"name": SERVICE, "port": {"number": 8000}}
-    # ALB targets are pod IPs: the NetworkPolicy admits the VPC on the service port only.
+    metrics, root = rule["http"]["paths"]
+    assert root["path"] == "/" and root["backend"]["service"] == {
+        "name": SERVICE,
+        "port": {"number": 8000},
+    }
+    # /metrics stays inside the cluster: the load balancer answers it with a fixed 404.
+    assert metrics["path"] == "/metrics"
+    action = metrics["backend"]["service"]
+    assert action["port"] == {"name": "use-annotation"}
+    deny = json.loads(notes[f"alb.ingress.kubernetes.io/actions.{action['name']}"])
+    assert deny["type"] == "fixed-response"
+    assert deny["fixedResponseConfig"]["statusCode"] == "404"
+    # ALB targets are pod IPs: the NetworkPolicy admits the public subnets (where an
+    # internet-facing ALB's nodes are) on the service port, not the VPC every pod is in.
     policy = one(run, "kubernetes:networking.k8s.io/v1:NetworkPolicy")["spec"]
     (rule_in,) = policy["ingress"]
-    assert {"ipBlock": {"cidr": "10.20.0.0/16"}} in rule_in["from"]
+    blocks = [peer["ipBlock"]["cidr"] for peer in rule_in["from"] if "ipBlock" in peer]
+    assert blocks == ["10.20.0.0/24", "10.20.1.0/24"]
     assert rule_in["ports"] == [{"protocol": "TCP", "port": 8000}]
 
 
@@ -357,6 +380,7 @@ def test_prod_stack_file(runs):
         ("no_limits", "resources.limits={} refused: a cpu limit is required"),
         ("ingress_no_certificate", "certificateArn='' refused: an ACM certificate ARN"),
         ("ingress_bad_host", "ingressHost='API_example' refused: a lowercase DNS name"),
+        ("ingress_host_newline", "ingressHost='api.example.com\\n' refused: a lowercase DNS"),
         (
             "no_service_secret",
             f"service={SERVICE!r} refused: the platform stack has no secret for it in team"
