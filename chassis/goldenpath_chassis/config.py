@@ -102,7 +102,7 @@ class PlatformSettings(BaseSettings):
     )
     database_iam_auth: bool = Field(
         default=False,
-        description="Log in to DATABASE_URL (a user, no password, sslmode=require) with RDS IAM"
+        description="Log in to DATABASE_URL (a user, no password, sslmode=verify-full) with RDS IAM"
         " tokens signed per connection with the pod's AWS credentials (Aurora in AWS).",
     )
     database_pool_size: int = Field(default=8, ge=1, le=64)

@@ -97,7 +97,11 @@ class EmbeddedPostgres:
 
 PasswordProvider = Callable[[], str]
 _PASSWORDS: dict[str, PasswordProvider] = {}
-IAM_SSL_MODES = ("require", "verify-ca", "verify-full")  # RDS IAM authentication needs TLS
+# RDS takes IAM tokens over TLS only, and the token is the password inside it: a TLS that
+# does not check the server's name (`require`, `verify-ca`) hands it to whoever answers.
+# AWS's own example connects with verify-full and the RDS CA bundle (AuroraUserGuide,
+# UsingWithRDS.IAMDBAuth.Connecting.AWSCLI.PostgreSQL, read 2026-12-03).
+IAM_SSL_MODES = ("verify-full",)
 
 
 class DatabaseUrlError(ValueError):
@@ -119,7 +123,7 @@ def check_iam_url(url: str) -> dict[str, str]:
     if parts.get("sslmode") not in IAM_SSL_MODES:
         raise DatabaseUrlError(
             f"DATABASE_URL sslmode={parts.get('sslmode')!r} refused with DATABASE_IAM_AUTH=true:"
-            f" RDS accepts IAM tokens over TLS only ({', '.join(IAM_SSL_MODES)})"
+            " the token is a password: use sslmode=verify-full with sslrootcert=<RDS CA bundle>"
         )
     return parts
 

@@ -26,6 +26,7 @@ from goldenpath_chassis.database import (
 )
 
 AURORA = "postgresql://ml-platform@db.cluster-abc.us-east-1.rds.amazonaws.com:5432/vectors"
+VERIFY_FULL = "?sslmode=verify-full&sslrootcert=/etc/ssl/rds/global-bundle.pem"
 
 
 @pytest.fixture
@@ -90,7 +91,7 @@ def test_tokens_are_signed_for_the_urls_host_port_and_user(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEEXAMPLE00")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example-secret")
     client = boto3.client("rds", region_name="us-east-1")  # signing is local: no request
-    token = iam_token_provider(AURORA + "?sslmode=require", "us-east-1", client=client)()
+    token = iam_token_provider(AURORA + VERIFY_FULL, "us-east-1", client=client)()
     assert token.startswith(
         "db.cluster-abc.us-east-1.rds.amazonaws.com:5432/?Action=connect&DBUser=ml-platform"
     )
@@ -102,8 +103,11 @@ def test_tokens_are_signed_for_the_urls_host_port_and_user(
     [
         (AURORA, "sslmode=None refused"),
         (AURORA + "?sslmode=disable", "sslmode='disable' refused"),
-        (AURORA.replace("ml-platform@", "ml-platform:pw@") + "?sslmode=require", "password"),
-        ("postgresql:///vectors?sslmode=require", "a host and a user"),
+        # TLS that does not check the server's name would hand the token to an impostor.
+        (AURORA + "?sslmode=require", "sslmode='require' refused"),
+        (AURORA + "?sslmode=verify-ca", "sslmode='verify-ca' refused"),
+        (AURORA.replace("ml-platform@", "ml-platform:pw@") + "?sslmode=verify-full", "password"),
+        ("postgresql:///vectors?sslmode=verify-full", "a host and a user"),
     ],
 )
 def test_iam_auth_refuses_a_url_it_cannot_use(url: str, message: str) -> None:
@@ -116,5 +120,5 @@ def test_settings_refuse_iam_auth_without_a_usable_url() -> None:
         PlatformSettings(database_iam_auth=True)
     with pytest.raises(ValidationError, match="sslmode"):
         PlatformSettings(database_iam_auth=True, database_url=AURORA)
-    settings = PlatformSettings(database_iam_auth=True, database_url=AURORA + "?sslmode=require")
+    settings = PlatformSettings(database_iam_auth=True, database_url=AURORA + VERIFY_FULL)
     assert settings.database_iam_auth

@@ -24,7 +24,7 @@ SCHEMA_VERSION = "1.5.2"
 # What envsubst puts in at deploy time (deploy/rayjob.yaml's header).
 VALUES = {"IMAGE": "registry.example/batch:1a2b3c", "GIT_SHA": "1a2b3c", "INPUT": "s3://b/in/",
           "OUTPUT": "s3://b/out/1", "BUCKET": "b", "CALLER": "key:team",
-          "DATABASE_URL": "postgresql://team@db.example/vectors?sslmode=require"}  # fmt: skip
+          "DATABASE_URL": "postgresql://team@db.example/vectors?sslmode=verify-full"}  # fmt: skip
 
 
 def strict(node: Any) -> Any:

@@ -163,7 +163,11 @@ def test_default_render_deploys_onto_the_stack_unchanged(
     # bootstrap Job creates with rds_iam and the one the team's IRSA role may connect as.
     assert env["DATABASE_IAM_AUTH"] == "true"
     url = urlsplit(env["DATABASE_URL"])
-    assert url.password is None and "sslmode=require" in url.query
+    assert url.password is None and "sslmode=verify-full" in url.query
+    # The CA bundle the deploy program names is the one the image ships.
+    bundle = dict(pair.split("=", 1) for pair in url.query.split("&"))["sslrootcert"]
+    dockerfile = (ROOT / "templates" / "_shared" / "project" / "Dockerfile").read_text()
+    assert f" {bundle}" in dockerfile
     assert url.hostname == outputs["vector_store_endpoint"]
     stack = built_stack(environment)
     scripts = "\n".join(

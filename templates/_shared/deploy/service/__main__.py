@@ -19,6 +19,7 @@ from service_deployment import (
 )
 
 SERVICE = "{{ cookiecutter.project_slug }}"
+RDS_CA_BUNDLE = "/etc/ssl/rds/global-bundle.pem"  # added by the Dockerfile
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # ENVIRONMENT as the service's settings spell it, per platform environment.
 SETTINGS_ENVIRONMENT = {"dev": "development", "staging": "staging", "prod": "production"}
@@ -90,7 +91,8 @@ env["STORAGE_ROOT"] = "/app/.data/storage"
 # IAM database authentication, so no password exists anywhere: infra's bootstrap Job created
 # the user with `GRANT rds_iam`, the namespace's IRSA role may `rds-db:connect` as it, and the
 # chassis signs a 15-minute token per new connection (DATABASE_IAM_AUTH). RDS takes IAM tokens
-# over TLS only (AuroraUserGuide UsingWithRDS.IAMDBAuth.Connecting, read 2026-12-03).
+# over TLS only (AuroraUserGuide UsingWithRDS.IAMDBAuth.Connecting, read 2026-12-03), and the
+# token is the password inside it: verify-full against the RDS CA bundle the image carries.
 database_user = team  # the login infra's bootstrap Job creates and rds-db:connect names
 env["DATABASE_IAM_AUTH"] = "true"
 env["DATABASE_URL"] = database_url = pulumi.Output.all(
@@ -99,7 +101,8 @@ env["DATABASE_URL"] = database_url = pulumi.Output.all(
     platform.require_output("vector_store_database"),
 ).apply(
     lambda parts: (
-        f"postgresql://{quote(database_user)}@{parts[0]}:{int(parts[1])}/{parts[2]}?sslmode=require"
+        f"postgresql://{quote(database_user)}@{parts[0]}:{int(parts[1])}/{parts[2]}"
+        f"?sslmode=verify-full&sslrootcert={RDS_CA_BUNDLE}"
     )
 )
 egress_tcp_ports.append(5432)

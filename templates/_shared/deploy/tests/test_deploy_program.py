@@ -242,7 +242,7 @@ def test_environment_comes_from_config_and_the_platform_stack(staging, pod):
     assert env["DATABASE_IAM_AUTH"]["value"] == "true"
     assert env["DATABASE_URL"]["value"] == (
         f"postgresql://{TEAM}@vectors.cluster-abc.eu-west-1.rds.amazonaws.com"
-        ":5432/vectors?sslmode=require"
+        ":5432/vectors?sslmode=verify-full&sslrootcert=/etc/ssl/rds/global-bundle.pem"
     )
 
 

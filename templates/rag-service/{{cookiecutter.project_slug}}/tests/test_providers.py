@@ -41,6 +41,25 @@ def test_generation_and_embeddings_through_the_endpoint(
     assert ("openai-embeddings" if mode == "openai-compatible" else "bedrock-invoke") in calls
 
 
+@pytest.mark.parametrize(("mode", "module", "prefix"), MODES)
+def test_a_question_the_endpoint_cannot_embed_is_refused_not_a_500(
+    mode, module, prefix, database_url, stub, tmp_path, auth_headers, tenant
+):
+    """An endpoint returns zeros for text with nothing to embed (langchain-aws then divides
+    by their norm: NaN, which PostgreSQL refuses in a vector): the answer is a refusal."""
+    pytest.importorskip(module)
+    settings = make_settings(database_url, stub, tmp_path, generation_mode=mode, embeddings=mode)
+    with TestClient(create_app(settings)) as client:
+        ingest(client, auth_headers, tenant, **{"handbook.md": HANDBOOK})
+        question = {"tenant": tenant, "question": "¿¡…!?"}
+        response = client.post("/v1/query", json=question, headers=auth_headers)
+        assert response.status_code == 200, response.text
+        assert response.json()["refused"] is True
+        unknown = client.post("/v1/query", json={**question, "tenant": "nobody-here"},
+                              headers=auth_headers)  # fmt: skip
+        assert unknown.status_code == 404
+
+
 def test_endpoint_failure_is_a_502(database_url, stub, tmp_path, auth_headers, tenant):
     pytest.importorskip("langchain_openai")
     settings = make_settings(database_url, stub, tmp_path, generation_mode="openai-compatible",

@@ -283,6 +283,10 @@ class LangChainEmbedder:
                 f"{self.model} returned {vectors.shape[1]}-dimensional vectors but "
                 f"embedding_dimension={self.dimension}"
             )
+        # A text with nothing the model can embed comes back as zeros, which some clients
+        # then "normalise" into NaN; PostgreSQL refuses NaN in a vector, so it stays zeros
+        # (similar to nothing: retrieval finds no relevant chunk and the answer is a refusal).
+        vectors = np.nan_to_num(vectors, nan=0.0, posinf=0.0, neginf=0.0)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.where(norms == 0, 1, norms)
 

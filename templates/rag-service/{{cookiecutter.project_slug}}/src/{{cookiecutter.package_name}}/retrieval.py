@@ -47,6 +47,10 @@ class Retriever:
         return await self.embedder.aembed_query(question)
 
     async def asearch(self, request: RetrievalRequest, vector: np.ndarray) -> Retrieved:
+        if not np.any(vector):  # nothing embeddable in the question: nothing is relevant
+            if not await asyncio.to_thread(self.store.tenant_exists, request.tenant):
+                raise _no_documents(request.tenant)
+            return Retrieved([], 0, 0)
         candidates = await self.store.asearch(self._search(request, vector))
         if not candidates and not await asyncio.to_thread(self.store.tenant_exists, request.tenant):
             raise _no_documents(request.tenant)
@@ -61,7 +65,7 @@ class Retriever:
         kept: list[Hit] = []
         below = flagged = 0
         for hit in candidates:
-            if hit.score < request.min_score:
+            if not hit.score >= request.min_score:  # NaN (a zero vector stored) counts below
                 below += 1
                 continue
             verdict = screen_stored(hit.text, hit.screening)
