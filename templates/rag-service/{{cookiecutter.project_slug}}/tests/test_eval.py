@@ -115,6 +115,8 @@ def test_screening_is_measured_on_tuning_held_out_and_benign_sets(report):
     assert figures["screening.held_out_detection"] == (
         screening["held_out"]["flagged"] / screening["held_out"]["n"]
     )
-    assert figures["screening.benign_passed"] >= 0.99
+    benign = screening["benign"]
+    assert figures["screening.benign_passed"] == 1 - benign["flagged"] / benign["n"]
+    assert figures["screening.benign_passed"] >= report["thresholds"]["screening.benign_passed"]
     assert screening["held_out"]["by_method"].get("semantic", 0) > 0
     assert {"screening.held_out_detection", "screening.benign_passed"} <= set(report["thresholds"])

@@ -1,0 +1,1 @@
+{% include "chassis/goldenpath_chassis/glossary.py" %}
