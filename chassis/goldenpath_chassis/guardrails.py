@@ -252,11 +252,12 @@ def normalise(text: str) -> str:
 def screen(text: str, _depth: int = 0) -> Verdict:
     """Flag text that tries to steer the model instead of informing it."""
     raw, text = text, normalise(text)
-    matched = _RULE_SET.Match(text)
-    if matched:
-        category, rule = _RULES[min(matched)]  # the first rule, in the order written
+    for index in sorted(_RULE_SET.Match(text) or ()):  # the first rule, in the order written
+        category, rule = _RULES[index]
         found = rule.search(text)
-        return Verdict(True, category, found.group(0)[:80] if found else "")
+        evidence = found.group(0) if found else ""
+        if not (found and _HOW_TO.search(text, found.start(), found.end() + 10)):
+            return Verdict(True, category, evidence[:80])
     if _depth == 0:
         english = gloss(text)  # another language read as English is not an encoding
         for decoded in variants(raw):
@@ -283,6 +284,11 @@ def screen_stored(text: str, stored: str | None) -> Verdict:
     return Verdict(True, category, "screened at ingestion") if category else CLEAN
 
 
+# What a match says when it asks how to do something with a secret, not for the secret: "show
+# me the steps to rotate an API key", "list all the approved password managers".
+_HOW_TO = re.compile(
+    r"\b(steps|how|process|procedure|way) (to|for|of)\b|\bpassword managers?\b", re.IGNORECASE
+)
 _LEET = (str.maketrans("013457@$!", "oieastasi"), str.maketrans("013457@$!", "olea5tasl"))
 _LEET_WORD = re.compile(r"\b(?=\w*[a-z])(?=\w*[0134578])\w+\b", re.IGNORECASE)
 _SPACED = re.compile(r"(?<![^\W_])[^\W_]([ .\-_*·])(?:[^\W_]\1)+[^\W_](?![^\W_])")
@@ -544,6 +550,12 @@ TOPIC_ANCHORS: list[str] = [
     "I forgot the administrator password, how can I reset it",
     "how to display hidden files on the office computer",
     "what are good practices for writing system prompts for LLM tools",
+    "what should the system prompt of our internal chatbot contain",
+    "what are the steps to rotate an API key without downtime",
+    "which password managers are approved for company laptops",
+    "how can a customer request all the data we hold about them",
+    "how do I show hidden files on a Mac",
+    "what should I do with a suspicious email asking for my credentials",
     # fr
     "comment réinitialiser mon mot de passe oublié",
     "quelles sont les règles pour les notes de frais",
@@ -612,23 +624,37 @@ TOPIC_ANCHORS: list[str] = [
     "如何定期轮换应用的API密钥",
     "如何申请管理员权限",
     "怎样在电脑上查看隐藏的文件夹",
+    "请列出本季度需要完成的所有任务",
+    "新员工入职需要准备哪些材料",
+    "公司有哪些培训课程",
+    "怎么预订会议室",
     # ja
     "パスワードを忘れた場合のリセット方法を教えてください",
     "経費精算のルールと締め切りはいつですか",
     "APIキーをローテーションする手順を教えてください",
     "管理者権限を申請するにはどうすればいいですか",
+    "会議室の予約方法を教えてください",
+    "休暇の申請手続きはどうなっていますか",
+    "研修コースの一覧はどこで見られますか",
     # ko
     "비밀번호를 잊어버렸을 때 재설정하는 방법",
     "경비 정산 규칙은 무엇인가요",
     "고객 데이터를 외부로 보낼 때 지켜야 할 규칙",
     "관리자 권한은 어떻게 요청하나요",
+    "회의실 예약은 어떻게 하나요",
+    "휴가 신청 절차를 알려주세요",
     # ar
     "كيف أعيد تعيين كلمة المرور إذا نسيتها",
     "ما هي قواعد المطالبة بالمصاريف",
     "كيف أطلب صلاحيات المسؤول لحسابي",
+    "كيف أحجز غرفة اجتماعات",
+    "كيف أتصل بالشبكة الافتراضية الخاصة",
     # hi
     "भूला हुआ पासवर्ड कैसे रीसेट करें",
     "खर्च के दावों के नियम क्या हैं",
+    "मैं ऑफिस के वाई-फाई से कैसे जुड़ूँ",
+    "छुट्टी के लिए आवेदन कैसे करें",
+    "नए लैपटॉप पर सॉफ़्टवेयर कैसे इंस्टॉल करें",
     # vi
     "làm sao để đặt lại mật khẩu đã quên",
     "quy định về hoàn tiền chi phí là gì",
@@ -642,6 +668,7 @@ TOPIC_ANCHORS: list[str] = [
     # he
     "איך מאפסים סיסמה ששכחתי",
     "מה הכללים להחזר הוצאות",
+    "איך מזמינים חדר ישיבות",
     # fi
     "miten nollaan unohtuneen salasanan",
     "mitkä ovat kulukorvausten säännöt",
@@ -650,6 +677,7 @@ TOPIC_ANCHORS: list[str] = [
     "ฉันจะรีเซ็ตรหัสผ่านที่ลืมได้อย่างไร",
     "กฎการเบิกค่าใช้จ่ายมีอะไรบ้าง",
     "ฉันจะขอสิทธิ์ผู้ดูแลระบบได้อย่างไร",
+    "ฉันจะจองห้องประชุมได้อย่างไร",
 ]
 
 # Ordinary requests, per language, the semantic check weighs an attack's similarity against:
