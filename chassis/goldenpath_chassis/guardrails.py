@@ -86,6 +86,9 @@ PATTERNS: dict[str, list[str]] = {
         r"\b(guardrails?|safety (filters?|checks?|rules|polic(y|ies))|content filters?|"
         r"restrictions)\b.{0,60}\b(ignore|disregard|bypass|skip|disable|turn off|switch off|"
         r"suspend)\s+(them|it|these|those)\b",
+        # the object before the verb, as glossed German, Dutch, Turkish or Japanese read
+        r"\b(guardrails?|(security|safety) (filters?|checks?|rules|polic(y|ies))|content "
+        r"filters?)\b.{0,15}\b(disable|deactivate|turn off|switch off|bypass|suspend)\b",
         r"\bif you (had|have|were given|were under) no\b.{0,20}\b(safety |content )?(polic(y|"
         r"ies)|rules|restrictions|filters?|guidelines|guardrails|limits)\b",
         r"\bcomme si\b.{0,40}\b(aucune?|pas de|sans)\b.{0,20}\b(consignes?|r[eè]gles?|"
